@@ -1,0 +1,39 @@
+"""The bus tells every node "blog B is at seq N" after a change commits. It carries only
+notifications; the store is the truth, so a lost notification delays an event but never loses it
+(the hub fetches what it lacks from the event log).
+
+Backends are chosen by URL: `memory://` (one process, the default)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from dateline.errors import Invalid
+
+Listener = Callable[[int, int], Awaitable[None]]
+
+
+class Bus(Protocol):
+    async def start(self, listener: Listener) -> None:
+        """Begin delivering every notification (from any node) to `listener(blog_id, seq)`."""
+
+    async def publish(self, blog_id: int, seq: int) -> None:
+        """Announce that `blog_id` has committed up to `seq`; never blocks on readers."""
+
+    async def close(self) -> None: ...
+
+
+def open_bus(url: str) -> Bus:
+    scheme = url.split(":", 1)[0]
+    if scheme == "memory":
+        from dateline.bus.memory import MemoryBus
+
+        return MemoryBus()
+    raise Invalid(
+        f"bus URL {url!r} is not supported; use memory:// (one process)",
+        field="bus_url",
+    )
+
+
+__all__ = ["Bus", "Listener", "open_bus"]

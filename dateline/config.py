@@ -1,0 +1,104 @@
+"""Settings, declared once: name, default, help. Each is read from a command-line flag or the
+environment variable DATELINE_<NAME>; docs/configuration.md lists them all (a test checks)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from dateline.errors import Invalid
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The help of one field of `Settings` (whose defaults are the single source of defaults)."""
+
+    name: str
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "DATELINE_" + self.name.upper()
+
+    @property
+    def default(self) -> Any:
+        return getattr(Settings(), self.name)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        "Where the store lives: sqlite:///PATH (one machine) or postgresql://USER@HOST/DB.",
+    ),
+    Setting(
+        "bus_url",
+        "How nodes tell each other about new events: memory:// (one process).",
+    ),
+    Setting(
+        "secret_key",
+        "Signs session cookies. Set it in production; if empty a random key is made at start.",
+        secret=True,
+    ),
+    Setting("media_dir", "Folder for uploaded images."),
+    Setting("host", "Address to listen on."),
+    Setting("port", "Port to listen on."),
+    Setting("workers", "Server processes on this machine."),
+    Setting("page_size", "Posts per page on the reader page and the API."),
+    Setting("heartbeat_seconds", "Seconds between heartbeat comments on live streams."),
+    Setting("reader_queue_size", "Events buffered per live reader before it is cut off."),
+    Setting("max_request_bytes", "Largest JSON request body accepted (413 beyond)."),
+    Setting("sse_retry_ms", "Reconnect delay suggested to live readers (SSE retry:)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///dateline.db"
+    bus_url: str = "memory://"
+    secret_key: str = ""
+    media_dir: str = "media"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    page_size: int = 20
+    heartbeat_seconds: float = 15.0
+    reader_queue_size: int = 64
+    max_request_bytes: int = 1_048_576
+    sse_retry_ms: int = 3000
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Defaults, then DATELINE_* variables, then explicit overrides (flags) that are not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        types = {f.name: type(getattr(cls(), f.name)) for f in fields(cls)}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            if raw is not None and raw != "":
+                values[setting.name] = _cast(setting, types[setting.name], raw)
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = value
+        return replace(cls(), **values)
+
+    def public(self) -> dict[str, Any]:
+        """The settings with secrets masked, for logs and `--help`."""
+        by_name = {s.name: s for s in SETTINGS}
+        return {
+            f.name: ("***" if by_name[f.name].secret and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+
+
+def _cast(setting: Setting, kind: type, raw: str) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise Invalid(
+            f"{setting.env}={raw!r} is not a valid {kind.__name__}", field=setting.name
+        ) from None

@@ -1,0 +1,73 @@
+"""One exception family. Each error carries the HTTP status and the stable code of the contract's
+error JSON `{"error": {"code", "message"}}`; messages say what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DatelineError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class BadRequest(DatelineError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(DatelineError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DatelineError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DatelineError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DatelineError):
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(DatelineError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(DatelineError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Invalid(DatelineError):
+    status = 422
+    code = "invalid"
+
+
+class ImportFailed(DatelineError):
+    """A file that cannot be imported; the message names the line."""
+
+    status = 422
+    code = "import_failed"
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line else message)
+        self.line = line

@@ -1,0 +1,137 @@
+"""Per-node fan-out: each event is read from the store once and encoded once, and the same bytes
+go to every local reader of the blog.
+
+Each reader has a bounded queue. A reader that cannot keep up is cut off (its queue is emptied
+and closed) rather than slowing anyone else; its browser reconnects with Last-Event-ID and catches
+up from the store. Heartbeats come from one timer for all readers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from dateline.model import Event
+
+log = logging.getLogger(__name__)
+
+
+class EventLog(Protocol):
+    async def events_after(
+        self, blog_id: int, after: int, *, until: int | None = None, limit: int = 1000
+    ) -> list[Event]: ...
+
+
+HEARTBEAT: Final = "heartbeat"
+CLOSED: Final = "closed"
+Item = tuple[int, bytes] | str
+
+
+@dataclass(eq=False)
+class Subscription:
+    blog_id: int
+    queue: asyncio.Queue[Item]
+    dropped: bool = False
+
+    async def get(self) -> Item:
+        return await self.queue.get()
+
+
+@dataclass
+class _BlogState:
+    readers: set[Subscription] = field(default_factory=set)
+    cursor: int | None = None  # the newest seq this node has fanned out
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Hub:
+    def __init__(
+        self,
+        store: EventLog,
+        encode: Callable[[Event], Awaitable[bytes]],
+        *,
+        queue_size: int = 64,
+        heartbeat_seconds: float = 15.0,
+    ) -> None:
+        self._store = store
+        self._encode = encode
+        self._queue_size = queue_size
+        self._heartbeat_seconds = heartbeat_seconds
+        self._blogs: dict[int, _BlogState] = {}
+        self._timer: asyncio.Task[None] | None = None
+
+    @property
+    def reader_count(self) -> int:
+        return sum(len(state.readers) for state in self._blogs.values())
+
+    async def start(self) -> None:
+        self._timer = asyncio.create_task(self._heartbeats(), name="dateline-hub-heartbeat")
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        for state in self._blogs.values():
+            for sub in list(state.readers):
+                self._cut_off(sub)
+        self._blogs.clear()
+
+    def subscribe(self, blog_id: int) -> Subscription:
+        sub = Subscription(blog_id, asyncio.Queue(self._queue_size))
+        self._blogs.setdefault(blog_id, _BlogState()).readers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        state = self._blogs.get(sub.blog_id)
+        if state is None:
+            return
+        state.readers.discard(sub)
+        if not state.readers and not state.lock.locked():
+            del self._blogs[sub.blog_id]
+
+    async def notify(self, blog_id: int, seq: int) -> None:
+        """The bus says `blog_id` is at `seq`: fetch what this node lacks, encode, fan out."""
+        state = self._blogs.get(blog_id)
+        if state is None or not state.readers:
+            return  # nobody here reads this blog; readers who come later start from the store
+        async with state.lock:
+            if state.cursor is None:
+                # The first event seen since readers arrived: each reader fetched its own
+                # backlog from the store, and fills any hole before this one itself.
+                state.cursor = seq - 1
+            if seq <= state.cursor:
+                return
+            while state.cursor < seq:
+                events = await self._store.events_after(blog_id, state.cursor, until=seq)
+                if not events:
+                    break
+                for event in events:
+                    self._fan_out(state, event.seq, await self._encode(event))
+                    state.cursor = event.seq
+
+    def _fan_out(self, state: _BlogState, seq: int, frame: bytes) -> None:
+        item = (seq, frame)
+        for sub in list(state.readers):
+            try:
+                sub.queue.put_nowait(item)
+            except asyncio.QueueFull:
+                self._cut_off(sub)
+                state.readers.discard(sub)
+
+    def _cut_off(self, sub: Subscription) -> None:
+        sub.dropped = True
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        sub.queue.put_nowait(CLOSED)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            for state in list(self._blogs.values()):
+                for sub in state.readers:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        sub.queue.put_nowait(HEARTBEAT)

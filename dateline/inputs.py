@@ -1,0 +1,171 @@
+"""What a writer may send: validated input for the newsroom's use cases (API, CLI and console).
+
+Limits are generous for real reporting and small enough that one request cannot bloat a page read
+by millions. Text fields are plain text (escaped when shown); `body` and `summary` are Markdown."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from dateline.errors import Invalid
+from dateline.render import zone
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+# First path segments the app itself uses; a blog may not take them.
+RESERVED_SLUGS = frozenset(
+    {"api", "newsroom", "static", "media", "healthz", "login", "logout", "embed", "assets", "admin"}
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+_Plain = AfterValidator(_no_control_chars)
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _Plain]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), _Plain]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), _Plain]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _Plain]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), _Plain]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), _Plain]
+Markdown = Annotated[str, StringConstraints(max_length=50_000), AfterValidator(_no_control_chars)]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must be an RFC 3339 time with an offset, such as 2023-03-20T18:57:00Z")
+    return value
+
+
+AwareTime = Annotated[datetime | None, AfterValidator(_aware)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class PersonIn(_Strict):
+    name: Name
+
+
+class BylineIn(_Strict):
+    people: list[PersonIn] = Field(default_factory=list, max_length=20)
+    location: Label | None = None
+
+
+class MediaIn(_Strict):
+    url: LongText | None = None
+    alt: LongText
+    caption: LongText
+    credit: ShortText
+    width: int | None = Field(default=None, ge=1, le=20_000)
+    height: int | None = Field(default=None, ge=1, le=20_000)
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, value: str | None) -> str | None:
+        if value and not (value.startswith(("https://", "http://")) or value.startswith("/media/")):
+            raise ValueError("must be an http(s) URL or a /media/ path from an upload")
+        return value or None
+
+
+class PostCreate(_Strict):
+    headline: ShortText = ""
+    body: Markdown = ""
+    byline: BylineIn = Field(default_factory=BylineIn)
+    contributors: list[Name] | None = Field(default=None, max_length=20)
+    media: list[MediaIn] = Field(default_factory=list, max_length=20)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    pinned: bool = False
+    key_event: bool = False
+    status: Literal["draft", "submitted", "published"] | None = None
+    published_at: AwareTime = None
+
+
+class PostPatch(_Strict):
+    """Only the fields present are changed; `correction` is the note readers see with the edit."""
+
+    headline: ShortText | None = None
+    body: Markdown | None = None
+    byline: BylineIn | None = None
+    contributors: list[Name] | None = Field(default=None, max_length=20)
+    media: list[MediaIn] | None = Field(default=None, max_length=20)
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    pinned: bool | None = None
+    key_event: bool | None = None
+    status: Literal["draft", "submitted", "published"] | None = None
+    published_at: AwareTime = None
+    correction: LongText | None = None
+
+
+class PostDelete(_Strict):
+    reason: LongText | None = None
+
+
+def _valid_timezone(value: str) -> str:
+    zone(value)
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_valid_timezone)]
+
+
+class BlogCreate(_Strict):
+    slug: str
+    title: Title
+    summary: Markdown = ""
+    organisation: Label = ""
+    authors: list[PersonIn] = Field(default_factory=list, max_length=50)
+    timezone: Timezone = "UTC"
+    status: Literal["draft", "live", "ended"] = "live"
+
+    @field_validator("slug")
+    @classmethod
+    def _valid_slug(cls, value: str) -> str:
+        if not SLUG_RE.match(value):
+            raise ValueError(
+                "must be 1-100 lowercase letters, digits and hyphens, such as 'xi-putin-moscow'"
+            )
+        if value in RESERVED_SLUGS:
+            raise ValueError(f"{value!r} is reserved; choose another slug")
+        return value
+
+
+class BlogPatch(_Strict):
+    title: Title | None = None
+    summary: Markdown | None = None
+    organisation: Label | None = None
+    authors: list[PersonIn] | None = Field(default=None, max_length=50)
+    timezone: Timezone | None = None
+    status: Literal["draft", "live", "ended"] | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate `data`, turning the first problem into an Invalid error that names the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "is not a field of this request"
+        raise Invalid(f"{where}: {message}", field=where) from None

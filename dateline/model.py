@@ -1,0 +1,189 @@
+"""The domain: plain dataclasses, no I/O.
+
+Times are always timezone-aware UTC datetimes; the blog's zone is only used when showing them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class BlogStatus(enum.StrEnum):
+    DRAFT = "draft"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class PostStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    DELETED = "deleted"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    CONTRIBUTOR = "contributor"
+
+
+class EventType(enum.StrEnum):
+    """The stable names of reader-visible changes; consumers dispatch on these."""
+
+    POST_PUBLISHED = "post.published"
+    POST_UPDATED = "post.updated"
+    POST_DELETED = "post.deleted"
+    POST_PINNED = "post.pinned"
+    POST_UNPINNED = "post.unpinned"
+    POST_KEY_EVENT = "post.key_event"
+    POST_KEY_EVENT_CLEARED = "post.key_event_cleared"
+    BLOG_UPDATED = "blog.updated"
+    BLOG_ENDED = "blog.ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class Byline:
+    """"From CNN's Maria Kostenko in Kyiv": the people and an optional location."""
+
+    people: tuple[Person, ...] = ()
+    location: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"people": [p.to_json() for p in self.people], "location": self.location}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Byline:
+        if not data:
+            return cls()
+        people = tuple(Person(str(p["name"])) for p in data.get("people") or ())
+        return cls(people=people, location=data.get("location") or None)
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """An image shown in a post. `url` is None for an image known only by its caption
+    (imported dumps carry captions and credits but no files)."""
+
+    alt: str
+    caption: str
+    credit: str
+    url: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "alt": self.alt,
+            "caption": self.caption,
+            "credit": self.credit,
+            "width": self.width,
+            "height": self.height,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Media:
+        return cls(
+            alt=str(data.get("alt") or ""),
+            caption=str(data.get("caption") or ""),
+            credit=str(data.get("credit") or ""),
+            url=data.get("url") or None,
+            width=data.get("width"),
+            height=data.get("height"),
+        )
+
+
+@dataclass(slots=True)
+class Blog:
+    slug: str
+    title: str
+    timezone: str
+    id: int | None = None
+    summary: str = ""
+    organisation: str = ""
+    authors: list[Person] = field(default_factory=list)
+    status: BlogStatus = BlogStatus.LIVE
+    coverage_start: datetime | None = None
+    coverage_end: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_seq: int = 0
+    post_count: int = 0
+
+
+@dataclass(slots=True)
+class Post:
+    blog_slug: str
+    id: str = ""
+    headline: str = ""
+    body: str = ""
+    body_html: str = ""
+    byline: Byline = field(default_factory=Byline)
+    contributors: list[str] | None = None
+    media: list[Media] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    pinned: bool = False
+    key_event: bool = False
+    status: PostStatus = PostStatus.DRAFT
+    published_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    revision: int = 1
+    correction: str | None = None
+    seq: int | None = None
+    author_id: int | None = None
+    delete_reason: str | None = None
+
+    @property
+    def visible(self) -> bool:
+        return self.status is PostStatus.PUBLISHED
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    post_id: str
+    number: int
+    user_id: int | None
+    created_at: datetime
+    headline: str
+    body: str
+    note: str | None
+
+
+@dataclass(slots=True)
+class User:
+    email: str
+    name: str
+    role: Role
+    id: int | None = None
+    password_hash: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of a blog's event log. `payload` is the JSON readers receive, built when the
+    change was written, so serving an event never re-renders anything."""
+
+    blog_id: int
+    seq: int
+    type: EventType
+    post_id: str | None
+    payload: dict[str, Any]
+    at: datetime

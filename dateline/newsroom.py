@@ -1,0 +1,267 @@
+"""The newsroom's use cases: the rules of who may do what, and what readers see as a result.
+
+Every method checks permissions, validates, writes through the store (the change and its event in
+one transaction) and only then tells the bus, so an event is never announced before it exists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dateline import render
+from dateline.bus import Bus
+from dateline.errors import Conflict, Forbidden, NotFound
+from dateline.importers import ImportedBlog
+from dateline.inputs import BlogCreate, BlogPatch, BylineIn, MediaIn, PostCreate, PostPatch
+from dateline.model import (
+    Blog,
+    BlogStatus,
+    Byline,
+    Event,
+    EventType,
+    Media,
+    Person,
+    Post,
+    PostStatus,
+    Role,
+    User,
+)
+from dateline.store import Store
+
+
+def _byline(data: BylineIn) -> Byline:
+    return Byline(tuple(Person(p.name) for p in data.people), data.location or None)
+
+
+def _media(items: list[MediaIn]) -> list[Media]:
+    return [
+        Media(
+            alt=m.alt, caption=m.caption, credit=m.credit, url=m.url, width=m.width, height=m.height
+        )
+        for m in items
+    ]
+
+
+class Newsroom:
+    def __init__(self, store: Store, bus: Bus) -> None:
+        self.store = store
+        self.bus = bus
+
+    async def _announce(self, event: Event | None) -> None:
+        if event is not None:
+            await self.bus.publish(event.blog_id, event.seq)
+
+    # -- permissions -----------------------------------------------------------------------
+
+    async def _require_member(self, user: User, blog: Blog) -> None:
+        if user.is_admin:
+            return
+        assert user.id is not None and blog.id is not None
+        if not await self.store.is_member(user.id, blog.id):
+            raise Forbidden(f"you are not a member of blog {blog.slug!r}; ask an admin to add you")
+
+    def _require_editor(self, user: User, action: str) -> None:
+        if user.role is Role.CONTRIBUTOR:
+            raise Forbidden(
+                f"contributors cannot {action}; submit the post for review and an editor will"
+            )
+
+    # -- blogs -----------------------------------------------------------------------------
+
+    async def create_blog(self, user: User, data: BlogCreate) -> Blog:
+        if user.role is Role.CONTRIBUTOR:
+            raise Forbidden("contributors cannot create blogs; ask an editor")
+        now = datetime.now(UTC)
+        status = BlogStatus(data.status)
+        blog = Blog(
+            slug=data.slug,
+            title=data.title,
+            timezone=data.timezone,
+            summary=data.summary,
+            organisation=data.organisation,
+            authors=[Person(a.name) for a in data.authors],
+            status=status,
+            coverage_start=now if status is not BlogStatus.DRAFT else None,
+            coverage_end=now if status is BlogStatus.ENDED else None,
+        )
+        return await self.store.create_blog(blog, creator=user)
+
+    async def update_blog(self, user: User, slug: str, data: BlogPatch) -> Blog:
+        blog = await self.store.get_blog(slug)
+        await self._require_member(user, blog)
+        self._require_editor(user, "change a blog's header")
+        changes = data.model_fields_set
+        if data.title is not None:
+            blog.title = data.title
+        if data.summary is not None:
+            blog.summary = data.summary
+        if data.organisation is not None:
+            blog.organisation = data.organisation
+        if data.authors is not None:
+            blog.authors = [Person(a.name) for a in data.authors]
+        if data.timezone is not None:
+            blog.timezone = data.timezone
+        emit: EventType | None = EventType.BLOG_UPDATED if changes else None
+        if data.status is not None and data.status != blog.status.value:
+            new_status = BlogStatus(data.status)
+            now = datetime.now(UTC)
+            if new_status is BlogStatus.ENDED:
+                blog.coverage_end = now
+                emit = EventType.BLOG_ENDED
+            else:
+                blog.coverage_end = None
+                if new_status is BlogStatus.LIVE and blog.coverage_start is None:
+                    blog.coverage_start = now
+            blog.status = new_status
+        blog, event = await self.store.update_blog(blog, emit)
+        await self._announce(event)
+        return blog
+
+    # -- posts -----------------------------------------------------------------------------
+
+    async def write_post(self, user: User, slug: str, data: PostCreate) -> Post:
+        blog = await self.store.get_blog(slug)
+        await self._require_member(user, blog)
+        if user.role is Role.CONTRIBUTOR:
+            if data.status == "published":
+                raise Forbidden(
+                    "contributors cannot publish; send status 'submitted' for an editor to review"
+                )
+            if data.pinned or data.key_event:
+                raise Forbidden("contributors cannot pin posts or mark key events")
+            status = PostStatus(data.status or "submitted")
+        else:
+            status = PostStatus(data.status or "published")
+        published = status is PostStatus.PUBLISHED
+        if published and not (data.headline or data.body.strip() or data.media):
+            raise Conflict("a post needs a headline, a body or an image before it is published")
+        post = Post(
+            blog_slug=blog.slug,
+            headline=data.headline,
+            body=data.body,
+            body_html=render.markdown_to_html(data.body),
+            byline=_byline(data.byline),
+            contributors=list(data.contributors) if data.contributors else None,
+            media=_media(data.media),
+            tags=list(data.tags),
+            pinned=data.pinned,
+            key_event=data.key_event,
+            status=status,
+            published_at=(data.published_at or datetime.now(UTC)) if published else None,
+            author_id=user.id,
+        )
+        emit = EventType.POST_PUBLISHED if published else None
+        post, event = await self.store.insert_post(blog, post, user_id=user.id, emit=emit)
+        await self._announce(event)
+        return post
+
+    async def edit_post(self, user: User, slug: str, post_id: str, data: PostPatch) -> Post:
+        blog = await self.store.get_blog(slug)
+        await self._require_member(user, blog)
+        post = await self.store.get_post(blog, post_id)
+        if post.status is PostStatus.DELETED:
+            raise NotFound(f"post {post_id!r} was deleted")
+        was_published = post.visible
+        fields = data.model_fields_set
+        if user.role is Role.CONTRIBUTOR:
+            if was_published or post.author_id != user.id:
+                raise Forbidden("contributors can only edit their own unpublished posts")
+            if data.status == "published" or {"pinned", "key_event"} & fields:
+                raise Forbidden("contributors cannot publish, pin or mark key events")
+
+        content_changed = False
+        if data.headline is not None and data.headline != post.headline:
+            post.headline, content_changed = data.headline, True
+        if data.body is not None and data.body != post.body:
+            post.body, content_changed = data.body, True
+            post.body_html = render.markdown_to_html(data.body)
+        if data.byline is not None and _byline(data.byline) != post.byline:
+            post.byline, content_changed = _byline(data.byline), True
+        if "contributors" in fields and (data.contributors or None) != post.contributors:
+            post.contributors, content_changed = (list(data.contributors or []) or None), True
+        if data.media is not None and _media(data.media) != post.media:
+            post.media, content_changed = _media(data.media), True
+        if data.tags is not None and list(data.tags) != post.tags:
+            post.tags, content_changed = list(data.tags), True
+        if "correction" in fields and data.correction != post.correction:
+            post.correction, content_changed = (data.correction or None), True
+        moved = data.published_at is not None and data.published_at != post.published_at
+        if moved and was_published:
+            post.published_at, content_changed = data.published_at, True
+
+        pin_changed = data.pinned is not None and data.pinned != post.pinned
+        key_changed = data.key_event is not None and data.key_event != post.key_event
+        if pin_changed:
+            post.pinned = bool(data.pinned)
+        if key_changed:
+            post.key_event = bool(data.key_event)
+
+        emit: EventType | None = None
+        count_delta = 0
+        new_status = PostStatus(data.status) if data.status else post.status
+        if was_published and new_status is not PostStatus.PUBLISHED:
+            raise Conflict(
+                "a published post cannot go back to draft; delete it (it is kept in the store)"
+            )
+        if not was_published and new_status is PostStatus.PUBLISHED:
+            if not (post.headline or post.body.strip() or post.media):
+                raise Conflict("a post needs a headline, a body or an image before it is published")
+            post.status = PostStatus.PUBLISHED
+            post.published_at = data.published_at or datetime.now(UTC)
+            emit, count_delta = EventType.POST_PUBLISHED, 1
+        elif not was_published:
+            post.status = new_status
+        elif content_changed or (pin_changed and key_changed):
+            emit = EventType.POST_UPDATED
+        elif pin_changed:
+            emit = EventType.POST_PINNED if post.pinned else EventType.POST_UNPINNED
+        elif key_changed:
+            emit = EventType.POST_KEY_EVENT if post.key_event else EventType.POST_KEY_EVENT_CLEARED
+
+        post, event = await self.store.update_post(
+            blog,
+            post,
+            user_id=user.id,
+            new_revision=content_changed,
+            note=data.correction if "correction" in fields else None,
+            emit=emit,
+            count_delta=count_delta,
+        )
+        await self._announce(event)
+        return post
+
+    async def delete_post(self, user: User, slug: str, post_id: str, reason: str | None) -> Post:
+        """Deleted posts stay in the store (and their revisions); readers' pages drop them."""
+        blog = await self.store.get_blog(slug)
+        await self._require_member(user, blog)
+        post = await self.store.get_post(blog, post_id)
+        if post.status is PostStatus.DELETED:
+            raise NotFound(f"post {post_id!r} was already deleted")
+        if user.role is Role.CONTRIBUTOR and (post.visible or post.author_id != user.id):
+            raise Forbidden("contributors can only delete their own unpublished posts")
+        was_published = post.visible
+        post.status = PostStatus.DELETED
+        post.delete_reason = reason
+        post, event = await self.store.update_post(
+            blog,
+            post,
+            user_id=user.id,
+            new_revision=False,
+            note=None,
+            emit=EventType.POST_DELETED if was_published else None,
+            count_delta=-1 if was_published else 0,
+        )
+        await self._announce(event)
+        return post
+
+    # -- import ----------------------------------------------------------------------------
+
+    async def import_blog(self, imported: ImportedBlog, user: User | None = None) -> Blog:
+        """A whole blog in one transaction: on any error nothing is written."""
+        for post in imported.posts:
+            post.body_html = render.markdown_to_html(post.body)
+        blog, events = await self.store.import_blog(
+            imported.blog, imported.posts, user_id=user.id if user else None
+        )
+        if events:
+            await self._announce(events[-1])
+        return blog

@@ -1,0 +1,148 @@
+"""Markdown → sanitised HTML, and times as a newsroom writes them ("2:57 p.m. ET, March 20, 2023")."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import nh3
+from markdown_it import MarkdownIt
+
+from dateline.errors import Invalid
+
+# Raw HTML is allowed through the Markdown parser and then cut down by nh3 to this list, so a
+# journalist can paste a <blockquote> or <sub> while <script>, event handlers and javascript:
+# URLs never reach a reader.
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "del", "em", "figcaption", "figure",
+    "h2", "h3", "h4", "hr", "i", "img", "ins", "li", "mark", "ol", "p", "pre", "q", "s", "small",
+    "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "ol": {"start"},
+}
+_URL_SCHEMES = {"http", "https", "mailto"}
+
+_markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
+_markdown.enable("table").enable("strikethrough")
+
+
+def sanitise(html: str) -> str:
+    """Keep only harmless markup; links get rel="noopener noreferrer nofollow"."""
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def markdown_to_html(source: str) -> str:
+    return sanitise(_markdown.render(source)).strip()
+
+
+def plain_text(source: str) -> str:
+    """The words of a Markdown body without markup, for feeds and structured data."""
+    return nh3.clean(_markdown.render(source), tags=set()).strip()
+
+
+# AP style writes the Americas' zones without the standard/daylight letter: "ET", not "EDT".
+_AP_ZONE_NAMES = {
+    "EST": "ET", "EDT": "ET", "CST": "CT", "CDT": "CT",
+    "MST": "MT", "MDT": "MT", "PST": "PT", "PDT": "PT",
+}  # fmt: skip
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA name, or an Invalid error that says how to fix it."""
+    if not name or name not in _zone_names():
+        raise Invalid(
+            f"time zone {name!r} is unknown; use an IANA name such as 'America/New_York'",
+            field="timezone",
+        )
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - listed but unreadable
+        raise Invalid(f"time zone {name!r} cannot be loaded: {exc}", field="timezone") from exc
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone_abbreviation(moment: datetime, tz_name: str) -> str:
+    local = moment.astimezone(zone(tz_name))
+    abbr = local.tzname() or "UTC"
+    if abbr in _AP_ZONE_NAMES:
+        return _AP_ZONE_NAMES[abbr]
+    if abbr[0] in "+-":  # zones without a letter abbreviation ("+03")
+        return "UTC" + abbr.rstrip("0").rstrip(":") if abbr.strip("+-0") else "UTC"
+    return abbr
+
+
+def ap_clock(moment: datetime, tz_name: str) -> str:
+    """ "2:57 p.m. ET" """
+    local = moment.astimezone(zone(tz_name))
+    hour = local.hour % 12 or 12
+    meridiem = "a.m." if local.hour < 12 else "p.m."
+    return f"{hour}:{local.minute:02d} {meridiem} {zone_abbreviation(moment, tz_name)}"
+
+
+def ap_date(moment: datetime, tz_name: str) -> str:
+    """ "March 20, 2023" """
+    local = moment.astimezone(zone(tz_name))
+    return f"{_MONTHS[local.month - 1]} {local.day}, {local.year}"
+
+
+def ap_datetime(moment: datetime, tz_name: str) -> str:
+    """ "2:57 p.m. ET, March 20, 2023" """
+    return f"{ap_clock(moment, tz_name)}, {ap_date(moment, tz_name)}"
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def join_names(names: list[str]) -> str:
+    """ "A", "A and B", "A, B and C" (no serial comma, as in the seed's bylines)."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def possessive(organisation: str) -> str:
+    if not organisation:
+        return ""
+    return organisation + ("'" if organisation.endswith("s") else "'s")
+
+
+def byline_text(names: list[str], location: str | None, organisation: str) -> str:
+    """ "From CNN's Maria Kostenko in Kyiv" """
+    if not names:
+        return ""
+    owner = possessive(organisation)
+    text = f"From {owner} {join_names(names)}" if owner else f"From {join_names(names)}"
+    return f"{text} in {location}" if location else text
+
+
+def contributors_text(names: list[str], organisation: str) -> str:
+    """ "CNN's Rob Picheta contributed reporting to this post." """
+    owner = possessive(organisation)
+    who = f"{owner} {join_names(names)}" if owner else join_names(names)
+    return f"{who} contributed reporting to this post."

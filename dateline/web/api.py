@@ -1,0 +1,115 @@
+"""The JSON API, version 1 (see docs/api.md and /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dateline import inputs
+from dateline.errors import BadRequest, NotFound
+from dateline.model import PostStatus
+from dateline.payloads import blog_json, post_json
+from dateline.web.auth import require_user
+from dateline.web.responses import JSONResponse, read_json
+
+
+def _limit(request: Request, default: int) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest("limit must be a whole number from 1 to 100", field="limit") from None
+    if not 1 <= value <= 100:
+        raise BadRequest("limit must be a whole number from 1 to 100", field="limit")
+    return value
+
+
+async def get_blog(request: Request) -> Response:
+    blog = await request.app.state.store.get_blog(request.path_params["slug"])
+    return JSONResponse(blog_json(blog))
+
+
+async def list_posts(request: Request) -> Response:
+    state = request.app.state
+    blog = await state.store.get_blog(request.path_params["slug"])
+    sort = request.query_params.get("sort", "newest")
+    if sort not in ("newest", "oldest"):
+        raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
+    posts, next_cursor = await state.store.list_posts(
+        blog,
+        newest_first=sort == "newest",
+        limit=_limit(request, state.settings.page_size),
+        cursor=request.query_params.get("cursor") or None,
+    )
+    return JSONResponse({"posts": [post_json(p) for p in posts], "next_cursor": next_cursor})
+
+
+async def get_post(request: Request) -> Response:
+    state = request.app.state
+    blog = await state.store.get_blog(request.path_params["slug"])
+    post = await state.store.get_post(blog, request.path_params["post_id"])
+    if post.status is not PostStatus.PUBLISHED:
+        # Drafts and deleted posts are the newsroom's business; a token holder may see them.
+        user = await require_user(request) if request.headers.get("authorization") else None
+        allowed = user is not None and (
+            user.is_admin or await state.store.is_member(user.id, blog.id)
+        )
+        if not allowed or post.status is PostStatus.DELETED:
+            raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
+    return JSONResponse(post_json(post))
+
+
+async def create_blog(request: Request) -> Response:
+    user = await require_user(request)
+    data = inputs.parse(inputs.BlogCreate, await read_json(request, _max(request)))
+    blog = await request.app.state.newsroom.create_blog(user, data)
+    return JSONResponse(blog_json(blog), status_code=201)
+
+
+async def patch_blog(request: Request) -> Response:
+    user = await require_user(request)
+    data = inputs.parse(inputs.BlogPatch, await read_json(request, _max(request)))
+    blog = await request.app.state.newsroom.update_blog(user, request.path_params["slug"], data)
+    return JSONResponse(blog_json(blog))
+
+
+async def create_post(request: Request) -> Response:
+    user = await require_user(request)
+    data = inputs.parse(inputs.PostCreate, await read_json(request, _max(request)))
+    post = await request.app.state.newsroom.write_post(user, request.path_params["slug"], data)
+    return JSONResponse(post_json(post), status_code=201)
+
+
+async def patch_post(request: Request) -> Response:
+    user = await require_user(request)
+    data = inputs.parse(inputs.PostPatch, await read_json(request, _max(request)))
+    post = await request.app.state.newsroom.edit_post(
+        user, request.path_params["slug"], request.path_params["post_id"], data
+    )
+    return JSONResponse(post_json(post))
+
+
+async def delete_post(request: Request) -> Response:
+    user = await require_user(request)
+    body = await read_json(request, _max(request), optional=True)
+    data = inputs.parse(inputs.PostDelete, body)
+    post = await request.app.state.newsroom.delete_post(
+        user, request.path_params["slug"], request.path_params["post_id"], data.reason
+    )
+    return JSONResponse(post_json(post))
+
+
+async def healthz(request: Request) -> Response:
+    store = request.app.state.store
+    await store.list_blogs()
+    return JSONResponse({"status": "ok", "database": store.dialect})
+
+
+async def not_found(request: Request) -> Response:
+    raise NotFound(f"there is no API endpoint {request.url.path!r}; see /api/v1/openapi.json")
+
+
+def _max(request: Request) -> int:
+    return int(request.app.state.settings.max_request_bytes)

@@ -1,0 +1,120 @@
+"""The app factory: `create_app(settings)` builds a Starlette app with its own store, bus, hub
+and newsroom, opened in the lifespan. One flat list of routes and one of middleware."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dateline.bus import open_bus
+from dateline.config import Settings
+from dateline.errors import DatelineError
+from dateline.hub import Hub
+from dateline.newsroom import Newsroom
+from dateline.store import open_store
+from dateline.web import api, errors, live, openapi, pages
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+
+@cache
+def _static_hash(name: str) -> str:
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """A URL that changes when the file does, so it can be cached for a year."""
+    return f"/static/{name}?v={_static_hash(name)}"
+
+
+def make_templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=False,
+        auto_reload=False,
+    )
+    env.globals["static_url"] = static_url
+    return env
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.load()
+    if not settings.secret_key:
+        settings = Settings.load({**settings.__dict__, "secret_key": secrets.token_urlsafe(32)}, {})
+    templates = make_templates()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await open_store(settings.database_url)
+        bus = open_bus(settings.bus_url)
+        encoder = live.EventEncoder(store, templates)
+        hub = Hub(
+            store,
+            encoder.frame,
+            queue_size=settings.reader_queue_size,
+            heartbeat_seconds=settings.heartbeat_seconds,
+        )
+        await hub.start()
+        await bus.start(hub.notify)
+        app.state.store = store
+        app.state.bus = bus
+        app.state.hub = hub
+        app.state.encoder = encoder
+        app.state.newsroom = Newsroom(store, bus)
+        try:
+            yield
+        finally:
+            await hub.close()
+            await bus.close()
+            await store.close()
+
+    routes = [
+        Route("/", pages.index),
+        Route("/healthz", api.healthz),
+        Route("/api/v1/openapi.json", openapi.openapi_json),
+        Route("/api/v1/blogs", api.create_blog, methods=["POST"]),
+        Route("/api/v1/blogs/{slug}", api.get_blog, methods=["GET"]),
+        Route("/api/v1/blogs/{slug}", api.patch_blog, methods=["PATCH"]),
+        Route("/api/v1/blogs/{slug}/posts", api.list_posts, methods=["GET"]),
+        Route("/api/v1/blogs/{slug}/posts", api.create_post, methods=["POST"]),
+        Route("/api/v1/blogs/{slug}/posts/{post_id}", api.get_post, methods=["GET"]),
+        Route("/api/v1/blogs/{slug}/posts/{post_id}", api.patch_post, methods=["PATCH"]),
+        Route("/api/v1/blogs/{slug}/posts/{post_id}", api.delete_post, methods=["DELETE"]),
+        Route("/api/v1/blogs/{slug}/events", live.events_delta),
+        Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PATCH", "DELETE"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/{slug}", pages.blog_page),
+        Route("/{slug}/live", live.live),
+        Route("/{slug}/posts/{post_id}", pages.post_page),
+    ]
+    middleware = [
+        # SSE frames are tiny and must not wait in a compressor's buffer.
+        Middleware(GZipMiddleware, minimum_size=1024),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={
+            DatelineError: errors.dateline_error,
+            HTTPException: errors.http_error,
+            Exception: errors.server_error,
+        },
+    )
+    app.state.settings = settings
+    app.state.templates = templates
+    return app

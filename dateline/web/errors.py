@@ -1,0 +1,72 @@
+"""One handler for every error: the contract's JSON under /api/, a page elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from dateline.errors import DatelineError
+from dateline.web.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    400: "Bad request",
+    401: "Sign-in needed",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported type",
+    422: "Invalid input",
+    500: "Something went wrong",
+}
+_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 500: "internal_error"}
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path == "/healthz" or path.endswith("/live")
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, field: str | None = None
+) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if _wants_json(request):
+        error: dict[str, str] = {"code": code, "message": message}
+        if field:
+            error["field"] = field
+        return JSONResponse({"error": error}, status_code=status, headers=headers)
+    html = request.app.state.templates.get_template("error.html").render(
+        status=status, title=_TITLES.get(status, "Error"), message=message
+    )
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+async def dateline_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DatelineError)
+    return error_response(request, exc.status, exc.code, exc.message, exc.field)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _CODES.get(exc.status_code, "http_error")
+    message = exc.detail if exc.status_code != 404 else f"nothing is at {request.url.path!r}"
+    response = error_response(request, exc.status_code, code, str(message))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        request, 500, "internal_error", "the server failed; the error has been logged"
+    )
