@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from dateline.importers.text import parse_text
 from rich.console import Console
 
 from dateline import accounts
@@ -19,7 +20,6 @@ from dateline.bus import open_bus
 from dateline.config import SETTINGS, Settings
 from dateline.errors import DatelineError
 from dateline.importers import ImportedBlog
-from dateline.importers.text import parse_text
 from dateline.model import Role
 from dateline.newsroom import Newsroom
 from dateline.store import Store, open_store
@@ -114,7 +114,7 @@ def demo(host: str, port: int, db: str) -> None:
     console.print(f"  API token  {token}")
     console.print(
         f"  try        curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-        f"-d '{{\"headline\": \"Hello\", \"body\": \"First post\"}}' "
+        f'-d \'{{"headline": "Hello", "body": "First post"}}\' '
         f"{base}/api/v1/blogs/{DEMO_SLUG}/posts"
     )
     _serve(settings)

@@ -90,7 +90,9 @@ class Settings:
         """The settings with secrets masked, for logs and `--help`."""
         by_name = {s.name: s for s in SETTINGS}
         return {
-            f.name: ("***" if by_name[f.name].secret and getattr(self, f.name) else getattr(self, f.name))
+            f.name: (
+                "***" if by_name[f.name].secret and getattr(self, f.name) else getattr(self, f.name)
+            )
             for f in fields(self)
         }
 

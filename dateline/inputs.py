@@ -37,10 +37,14 @@ def _no_control_chars(value: str) -> str:
 
 
 _Plain = AfterValidator(_no_control_chars)
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _Plain]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _Plain
+]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), _Plain]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), _Plain]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _Plain]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _Plain
+]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), _Plain]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), _Plain]
 Markdown = Annotated[str, StringConstraints(max_length=50_000), AfterValidator(_no_control_chars)]

@@ -55,7 +55,7 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class Byline:
-    """"From CNN's Maria Kostenko in Kyiv": the people and an optional location."""
+    """ "From CNN's Maria Kostenko in Kyiv": the people and an optional location."""
 
     people: tuple[Person, ...] = ()
     location: str | None = None

@@ -1,4 +1,4 @@
-"""Markdown → sanitised HTML, and times as a newsroom writes them ("2:57 p.m. ET, March 20, 2023")."""
+"""Markdown → sanitised HTML; times as a newsroom writes them ("2:57 p.m. ET, March 20, 2023")."""
 
 from __future__ import annotations
 
@@ -89,8 +89,14 @@ def zone_abbreviation(moment: datetime, tz_name: str) -> str:
     abbr = local.tzname() or "UTC"
     if abbr in _AP_ZONE_NAMES:
         return _AP_ZONE_NAMES[abbr]
-    if abbr[0] in "+-":  # zones without a letter abbreviation ("+03")
-        return "UTC" + abbr.rstrip("0").rstrip(":") if abbr.strip("+-0") else "UTC"
+    if (
+        abbr[0] in "+-"
+    ):  # zones without a letter abbreviation: "+04" → "UTC+4", "+0530" → "UTC+5:30"
+        digits = abbr[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), digits[2:4]
+        if not hours and not int(minutes or 0):
+            return "UTC"
+        return f"UTC{abbr[0]}{hours}" + (f":{minutes}" if minutes and int(minutes) else "")
     return abbr
 
 

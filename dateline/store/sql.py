@@ -68,7 +68,9 @@ class SQLStore:
         async with self.engines.write.begin() as conn:
             blog.id = await self._insert_blog(conn, blog)
             if creator is not None and creator.id is not None:
-                await conn.execute(t.memberships.insert().values(user_id=creator.id, blog_id=blog.id))
+                await conn.execute(
+                    t.memberships.insert().values(user_id=creator.id, blog_id=blog.id)
+                )
         return blog
 
     async def _insert_blog(self, conn: AsyncConnection, blog: Blog) -> int:
@@ -95,7 +97,7 @@ class SQLStore:
                 f"a blog with slug {blog.slug!r} already exists; choose another slug",
                 field="slug",
             ) from exc
-        return int(result.inserted_primary_key[0])
+        return _new_id(result)
 
     async def update_blog(self, blog: Blog, emit: EventType | None) -> tuple[Blog, Event | None]:
         assert blog.id is not None
@@ -217,9 +219,7 @@ class SQLStore:
 
     async def last_seq(self, blog_id: int) -> int:
         async with self.engines.read.connect() as conn:
-            value = await conn.scalar(
-                sa.select(t.blogs.c.last_seq).where(t.blogs.c.id == blog_id)
-            )
+            value = await conn.scalar(sa.select(t.blogs.c.last_seq).where(t.blogs.c.id == blog_id))
         if value is None:
             raise NotFound(f"there is no blog #{blog_id}")
         return int(value)
@@ -256,7 +256,7 @@ class SQLStore:
                 **_post_values(post),
             )
         )
-        row_id = int(result.inserted_primary_key[0])
+        row_id = _new_id(result)
         await self._save_revision(conn, row_id, post, user_id, note=None)
         if emit is None:
             return None
@@ -347,8 +347,8 @@ class SQLStore:
         # Published posts always have a published_at (and the timeline index covers it);
         # drafts are listed by when they were written.
         only_published = tuple(statuses) == (PostStatus.PUBLISHED,)
-        order_key = c.published_at if only_published else sa.func.coalesce(
-            c.published_at, c.created_at
+        order_key = (
+            c.published_at if only_published else sa.func.coalesce(c.published_at, c.created_at)
         )
         query = sa.select(t.posts).where(
             c.blog_id == blog.id, c.status.in_([s.value for s in statuses])
@@ -373,9 +373,9 @@ class SQLStore:
         next_cursor = None
         if len(rows) > limit and found:
             last = found[-1]
-            when = last.published_at or last.created_at
-            assert when is not None
-            next_cursor = encode_cursor(when, last.id)
+            last_when = last.published_at or last.created_at
+            assert last_when is not None
+            next_cursor = encode_cursor(last_when, last.id)
         return found, next_cursor
 
     async def list_revisions(self, blog: Blog, post_id: str) -> list[Revision]:
@@ -414,7 +414,8 @@ class SQLStore:
             blog.id = await self._insert_blog(conn, blog)
             if user_id is not None:
                 await conn.execute(t.memberships.insert().values(user_id=user_id, blog_id=blog.id))
-            for post in sorted(posts, key=lambda p: p.published_at or blog.created_at):
+            created = blog.created_at
+            for post in sorted(posts, key=lambda p: p.published_at or created):
                 event = await self._insert_post(
                     conn, blog, post, user_id=user_id, emit=EventType.POST_PUBLISHED
                 )
@@ -445,7 +446,7 @@ class SQLStore:
                 )
             except IntegrityError as exc:
                 raise Conflict(f"a user with email {user.email!r} already exists") from exc
-            user.id = int(result.inserted_primary_key[0])
+            user.id = _new_id(result)
         return user
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
@@ -498,6 +499,12 @@ class SQLStore:
 
 
 # -- rows → domain ---------------------------------------------------------------------------
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def encode_cursor(when: datetime, public_id: str) -> str:

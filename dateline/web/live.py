@@ -7,7 +7,8 @@ Wire format of `GET /{slug}/live` (one frame per event; `id` is the blog's seq):
     : connected
 
     id: 42
-    data: {"seq": 42, "type": "post.published", "post_id": "…", "post": {…}, "html": "<article…", "at": "…"}
+    data: {"seq": 42, "type": "post.published", "post_id": "…", "post": {…},
+           "html": "<article…", "at": "…"}      (one line on the wire)
 
     : heartbeat
 

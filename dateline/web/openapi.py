@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -44,10 +45,16 @@ def _op(summary: str, ok: int, schema: str | None, *, body: str | None = None,
         auth: bool = False, errors: tuple[int, ...] = (404,)) -> dict[str, Any]:  # fmt: skip
     op: dict[str, Any] = {
         "summary": summary,
-        "responses": {str(ok): _json(_ref(schema) if schema else {}, "success"), **_errors(*errors)},
+        "responses": {
+            str(ok): _json(_ref(schema) if schema else {}, "success"),
+            **_errors(*errors),
+        },
     }
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
     if auth:
         op["security"] = [{"bearer": []}]
     return op
@@ -60,7 +67,7 @@ _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
 
 @cache
 def spec() -> dict[str, Any]:
-    models = {
+    models: dict[str, type[BaseModel]] = {
         "BlogCreate": inputs.BlogCreate,
         "BlogPatch": inputs.BlogPatch,
         "PostCreate": inputs.PostCreate,

@@ -1,0 +1,157 @@
+"""Fixtures: every store-backed test runs on SQLite and on a throwaway PostgreSQL cluster; HTTP
+tests talk to a real uvicorn server on a free port, in the test's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from dateline.importers.text import parse_text
+from starlette.applications import Starlette
+from tests.servers import PostgresServer, free_port, start_postgres
+
+from dateline import accounts
+from dateline.bus import open_bus
+from dateline.config import Settings
+from dateline.model import User
+from dateline.newsroom import Newsroom
+from dateline.store import Store, open_store
+
+SEED = (
+    Path(__file__).resolve().parents[1] / "dateline" / "demo" / "cnn-2023-03-20-xi-putin-moscow.txt"
+)
+_db_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'dateline.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"t{os.getpid()}_{next(_db_names)}")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    s = await open_store(database_url)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def seed_text() -> str:
+    return SEED.read_text("utf-8")
+
+
+@dataclass
+class Running:
+    """A Dateline server in this event loop, reachable over real HTTP."""
+
+    app: Starlette
+    base_url: str
+    admin: User
+    token: str
+
+    @property
+    def store(self) -> Store:
+        store: Store = self.app.state.store
+        return store
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10, **kwargs)
+
+    async def make_user(self, role: str, *, blogs: tuple[str, ...] = ()) -> str:
+        user = await accounts.create_user(
+            self.store,
+            email=f"{role}{next(_db_names)}@example.org",
+            name=f"A {role}",
+            role=role,
+            blogs=blogs,
+        )
+        return await accounts.issue_token(self.store, user)
+
+
+async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], Starlette]:
+    from dateline.web.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    else:
+        raise RuntimeError("the test server did not start")
+    return server, task, app
+
+
+async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    server.force_exit = True
+    await app_hub_close(server)
+    await asyncio.wait_for(task, 10)
+
+
+async def app_hub_close(server: uvicorn.Server) -> None:
+    # Open live streams would hold the shutdown: end them as a deploy would.
+    app = server.config.app
+    hub = getattr(getattr(app, "state", None), "hub", None)
+    if hub is not None:
+        await hub.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        port=free_port(),
+        media_dir=str(tmp_path / "media"),
+        heartbeat_seconds=0.5,
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+async def running(settings: Settings) -> AsyncIterator[Running]:
+    server, task, app = await start_server(settings)
+    store: Store = app.state.store
+    admin = await accounts.create_user(store, email="admin@example.org", name="Admin", role="admin")
+    token = await accounts.issue_token(store, admin)
+    yield Running(app, f"http://127.0.0.1:{settings.port}", admin, token)
+    await stop_server(server, task)
+
+
+@pytest.fixture
+async def seeded(running: Running, seed_text: str) -> Running:
+    """The running server with the seed blog imported as `xi-putin-moscow`."""
+    newsroom: Newsroom = running.app.state.newsroom
+    await newsroom.import_blog(parse_text(seed_text, slug="xi-putin-moscow"), running.admin)
+    return running
+
+
+@pytest.fixture
+def offline_newsroom(store: Store) -> Newsroom:
+    """A newsroom on the store with an in-process bus nobody listens to."""
+    return Newsroom(store, open_bus("memory://"))

@@ -1,0 +1,118 @@
+"""The live stream: a published post reaches connected readers; a reader that reconnects gets
+every event it missed, once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests import sse
+from tests.conftest import Running
+
+SLUG = "xi-putin-moscow"
+LIVE = f"/{SLUG}/live"
+
+
+async def _publish(running: Running, headline: str) -> dict[str, object]:
+    async with running.client(running.token) as c:
+        r = await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": headline, "body": "b"})
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+
+async def test_a_published_post_reaches_a_connected_reader_within_a_second(seeded: Running) -> None:
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        assert reader.status == 200
+        assert reader.headers is not None
+        assert reader.headers["content-type"].startswith("text/event-stream")
+        first = await reader.frames.get()
+        assert first.retry == 3000
+        started = time.monotonic()
+        post = await _publish(seeded, "Breaking")
+        frame = await reader.next_event(timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    assert frame.id == 10 and frame.data is not None
+    assert frame.data["type"] == "post.published" and frame.data["seq"] == 10
+    assert frame.data["post"]["id"] == post["id"]
+    assert frame.data["html"].startswith("<article") and "Breaking" in frame.data["html"]
+
+
+async def test_a_new_reader_gets_the_whole_log_then_live_events(seeded: Running) -> None:
+    async with sse.connect(seeded.base_url, LIVE) as reader:
+        backlog = await reader.events(9)
+        assert [f.id for f in backlog] == list(range(1, 10))
+        await _publish(seeded, "Live one")
+        assert (await reader.next_event()).id == 10
+        assert await reader.nothing_more()
+
+
+async def test_reader_resumes_after_last_event_id_with_exactly_the_missed_events(
+    seeded: Running,
+) -> None:
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        await _publish(seeded, "Seen live")
+        seen = await reader.next_event()
+    assert seen.id == 10
+    missed = [await _publish(seeded, f"Missed {i}") for i in range(5)]
+    async with sse.connect(seeded.base_url, LIVE, last_event_id=seen.id) as reader:
+        frames = await reader.events(5)
+        assert [f.id for f in frames] == [11, 12, 13, 14, 15]
+        assert [f.data["post"]["id"] for f in frames if f.data] == [p["id"] for p in missed]
+        assert await reader.nothing_more()
+        await _publish(seeded, "After reconnect")
+        assert (await reader.next_event()).id == 16
+
+
+async def test_events_committed_while_a_reader_connects_arrive_once_in_order(
+    seeded: Running,
+) -> None:
+    async def burst() -> None:
+        for i in range(20):
+            await _publish(seeded, f"Burst {i}")
+
+    writer = asyncio.create_task(burst())
+    await asyncio.sleep(0.05)
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        await writer
+        frames = await reader.events(20)
+        assert [f.id for f in frames] == list(range(10, 30))
+        assert await reader.nothing_more()
+
+
+async def test_heartbeats_keep_an_idle_stream_open(seeded: Running) -> None:
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        comments: list[str] = []
+        while "heartbeat" not in comments:
+            frame = await asyncio.wait_for(reader.frames.get(), 3)
+            comments += frame.comments
+    assert "connected" in comments
+
+
+async def test_a_reader_that_falls_behind_is_cut_off_and_catches_up(seeded: Running) -> None:
+    hub = seeded.app.state.hub
+    sub = hub.subscribe((await seeded.store.get_blog(SLUG)).id)
+    for i in range(seeded.app.state.settings.reader_queue_size + 5):
+        await _publish(seeded, f"Flood {i}")
+    await asyncio.sleep(0.2)
+    assert sub.dropped
+    assert await sub.get() == "closed"  # the queue was emptied: nothing stale is delivered
+    hub.unsubscribe(sub)
+    async with sse.connect(seeded.base_url, LIVE, last_event_id=9) as reader:
+        frames = await reader.events(seeded.app.state.settings.reader_queue_size + 5)
+        assert [f.id for f in frames] == list(range(10, 10 + len(frames)))
+
+
+async def test_the_delta_endpoint_matches_the_stream(seeded: Running) -> None:
+    await _publish(seeded, "Polled")
+    async with seeded.client() as c:
+        body = (await c.get(f"/api/v1/blogs/{SLUG}/events", params={"after": 8})).json()
+        assert [e["seq"] for e in body["events"]] == [9, 10] and body["last_seq"] == 10
+        assert body["events"][1]["post"]["headline"] == "Polled"
+        assert "<article" in body["events"][1]["html"]
+        empty = (await c.get(f"/api/v1/blogs/{SLUG}/events", params={"after": 10})).json()
+        assert empty == {"events": [], "last_seq": 10}
+        bad = await c.get(LIVE, headers={"Last-Event-ID": "abc"})
+        assert bad.status_code == 400
+        missing = await c.get("/nope/live")
+        assert missing.status_code == 404

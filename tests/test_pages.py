@@ -1,0 +1,112 @@
+"""The reader page, server-rendered: everything a reader needs without JavaScript."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from dateline.inputs import PostCreate
+from tests.conftest import Running
+
+SLUG = "xi-putin-moscow"
+
+
+def _times(html: str) -> list[str]:
+    return re.findall(r'class="post__time"[^>]*><time datetime="[^"]+">([^<]+)</time>', html)
+
+
+async def test_the_seed_page_shows_the_header_and_nine_posts_newest_first(seeded: Running) -> None:
+    async with seeded.client() as c:
+        r = await c.get(f"/{SLUG}")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "Xi and Putin meet in Moscow as Russia&#39;s war in Ukraine continues" in html
+    assert "March 20, 2023" in html
+    assert (
+        "By Kathleen Magramo, Eliza Mackintosh, Aditi Sangal, Mike Hayes, Leinz Vales and "
+        "Elise Hammond, CNN" in html
+    )
+    assert (
+        'Updated <time datetime="2023-03-21T04:03:00Z">12:03 a.m. ET, March 21, 2023</time>' in html
+    )
+    assert "9 Posts" in html and "Sort by" in html
+    times = _times(html)
+    assert times[0] == "7:28 p.m. ET, March 20, 2023"
+    assert times == [
+        "7:28 p.m. ET, March 20, 2023", "5:07 p.m. ET, March 20, 2023",
+        "2:57 p.m. ET, March 20, 2023", "2:42 p.m. ET, March 20, 2023",
+        "2:25 p.m. ET, March 20, 2023", "1:36 p.m. ET, March 20, 2023",
+        "12:35 p.m. ET, March 20, 2023", "12:20 p.m. ET, March 20, 2023",
+        "12:18 p.m. ET, March 20, 2023",
+    ]  # fmt: skip
+    assert '<time datetime="2023-03-20T23:28:00Z">' in html
+    assert "From CNN&#39;s Maria Kostenko in Kyiv" in html
+    assert "CNN&#39;s Rob Picheta contributed reporting to this post." in html
+    assert (
+        "<figcaption>A view of the eastern Ukrainian city of Bakhmut is seen on March 15." in html
+    )
+    assert '<span class="credit">(Roman Chop/AP)</span>' in html
+    assert "<strong>More context:</strong>" in html
+    assert html.count("<article") == 9 and "<script" not in html
+
+
+async def test_sort_oldest_reverses_the_order(seeded: Running) -> None:
+    async with seeded.client() as c:
+        html = (await c.get(f"/{SLUG}", params={"sort": "oldest"})).text
+        assert _times(html)[0] == "12:18 p.m. ET, March 20, 2023"
+        assert _times(html)[-1] == "7:28 p.m. ET, March 20, 2023"
+        assert (await c.get(f"/{SLUG}", params={"sort": "up"})).status_code == 400
+
+
+async def test_load_more_pages_through_posts_twenty_at_a_time(seeded: Running) -> None:
+    editor = seeded.admin
+    start = datetime(2023, 3, 20, 10, tzinfo=UTC)
+    for i in range(16):  # 25 posts in all, these older than the seed's
+        await seeded.app.state.newsroom.write_post(
+            editor,
+            SLUG,
+            PostCreate(headline=f"Early {i}", published_at=start + timedelta(minutes=i)),
+        )
+    async with seeded.client() as c:
+        first = (await c.get(f"/{SLUG}")).text
+        assert first.count("<article") == 20
+        more = re.search(r'href="([^"]+)" rel="next">Load more', first)
+        assert more
+        second = (await c.get(more.group(1).replace("&amp;", "&"))).text
+        assert second.count("<article") == 5 and "Load more" not in second
+        assert "Early 0" in second and "Early 0" not in first
+
+
+async def test_a_permalink_renders_the_post_on_its_own_page(seeded: Running) -> None:
+    async with seeded.client() as c:
+        posts = (await c.get(f"/api/v1/blogs/{SLUG}/posts", params={"limit": 1})).json()["posts"]
+        r = await c.get(posts[0]["url"])
+        assert r.status_code == 200
+        assert "US announces another $350 million in security assistance for Ukraine" in r.text
+        assert r.text.count("<article") == 1
+        assert (await c.get(f"/{SLUG}/posts/nope")).status_code == 404
+        missing = await c.get("/no-such-blog")
+        assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+
+
+async def test_edits_show_updated_with_the_correction_note(seeded: Running) -> None:
+    async with seeded.client(seeded.token) as c:
+        posts = (await c.get(f"/api/v1/blogs/{SLUG}/posts", params={"limit": 1})).json()["posts"]
+        await c.patch(
+            f"/api/v1/blogs/{SLUG}/posts/{posts[0]['id']}",
+            json={
+                "headline": "US announces $350 million more",
+                "correction": "Headline clarified.",
+            },
+        )
+        html = (await c.get(posts[0]["url"])).text
+    assert "US announces $350 million more" in html
+    assert re.search(
+        r"Updated <time[^>]+>\d+:\d\d [ap]\.m\. ET</time>: .*Headline clarified\.", html
+    )
+
+
+async def test_the_index_lists_blogs(seeded: Running) -> None:
+    async with seeded.client() as c:
+        html = (await c.get("/")).text
+    assert f'href="/{SLUG}"' in html

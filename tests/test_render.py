@@ -1,0 +1,116 @@
+"""Rendering: AP-style times in the blog's zone, and Markdown that can never carry a script."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from dateline import render
+from dateline.errors import Invalid
+
+# Real payloads from public XSS cheat sheets; none may survive as active markup.
+XSS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg/onload=alert(1)>",
+    '<a href="javascript:alert(1)">x</a>',
+    "[x](javascript:alert(1))",
+    "[x](JaVaScRiPt:alert(1))",
+    "[x](&#106;avascript:alert(1))",
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
+    "![x](javascript:alert(1))",
+    '<iframe src="https://evil.example"></iframe>',
+    "<body onload=alert(1)>",
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "<details open ontoggle=alert(1)>",
+    '<object data="javascript:alert(1)"></object>',
+    '<form action="javascript:alert(1)"><input type=submit></form>',
+    "<<script>script>alert(1)<</script>/script>",
+    '<IMG """><SCRIPT>alert(1)</SCRIPT>">',
+    "<meta http-equiv=refresh content=0;url=javascript:alert(1)>",
+    '<base href="javascript:alert(1)//">',
+]
+
+
+class _Markup(HTMLParser):
+    """Every tag and attribute a browser would build from the HTML (text is inert)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [(k, v or "") for k, v in attrs]
+
+
+def assert_inert(html: str) -> None:
+    markup = _Markup()
+    markup.feed(html)
+    active = {"script", "iframe", "object", "embed", "form", "input", "meta", "base", "svg",
+              "math", "style", "link", "body", "details", "frame", "frameset"}  # fmt: skip
+    assert not active & set(markup.tags), html
+    for name, value in markup.attrs:
+        assert not name.startswith("on") and name != "style", html
+        if name in ("href", "src", "action", "formaction", "data"):
+            assert (
+                value.split(":", 1)[0].lower() in ("http", "https", "mailto") or ":" not in value
+            ), html
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_hostile_markdown_renders_inert(payload: str) -> None:
+    html = render.markdown_to_html(f"Before\n\n{payload}\n\nAfter")
+    assert_inert(html)
+    assert "Before" in html  # (an unclosed <style> may swallow what follows it: inert either way)
+
+
+def test_markdown_keeps_what_journalists_write() -> None:
+    html = render.markdown_to_html(
+        "“Russia alone could end its war today,” he said.\n\n> A quote\n\n[CNN](https://cnn.com)"
+    )
+    assert "<p>“Russia alone could end its war today,” he said.</p>" in html
+    assert "<blockquote>" in html
+    assert '<a href="https://cnn.com" rel="noopener noreferrer nofollow">CNN</a>' in html
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("utc", "zone", "expected"),
+    [
+        (_utc(2023, 3, 20, 18, 57), "America/New_York", "2:57 p.m. ET, March 20, 2023"),
+        (_utc(2023, 3, 21, 4, 3), "America/New_York", "12:03 a.m. ET, March 21, 2023"),
+        (_utc(2023, 1, 5, 17, 0), "America/New_York", "12:00 p.m. ET, January 5, 2023"),
+        (_utc(2023, 7, 1, 9, 5), "America/Los_Angeles", "2:05 a.m. PT, July 1, 2023"),
+        (_utc(2023, 7, 1, 9, 5), "Europe/London", "10:05 a.m. BST, July 1, 2023"),
+        (_utc(2023, 3, 20, 9, 5), "Europe/Kyiv", "11:05 a.m. EET, March 20, 2023"),
+        (_utc(2023, 3, 20, 9, 5), "Asia/Dubai", "1:05 p.m. UTC+4, March 20, 2023"),
+        (_utc(2023, 3, 20, 9, 5), "UTC", "9:05 a.m. UTC, March 20, 2023"),
+    ],
+)  # fmt: skip
+def test_times_read_in_ap_style_in_the_blogs_zone(utc: datetime, zone: str, expected: str) -> None:
+    assert render.ap_datetime(utc, zone) == expected
+
+
+def test_unknown_time_zones_name_a_fix() -> None:
+    with pytest.raises(Invalid, match="use an IANA name such as 'America/New_York'"):
+        render.zone("Eastern")
+
+
+def test_bylines_and_contributor_lines_read_like_the_seed() -> None:
+    assert (
+        render.byline_text(["Maria Kostenko"], "Kyiv", "CNN") == "From CNN's Maria Kostenko in Kyiv"
+    )
+    assert render.byline_text(["A", "B", "C"], None, "CNN") == "From CNN's A, B and C"
+    assert render.byline_text([], "Kyiv", "CNN") == ""
+    assert (
+        render.contributors_text(["Svitlana Vlasova", "Tim Lister"], "CNN")
+        == "CNN's Svitlana Vlasova and Tim Lister contributed reporting to this post."
+    )
