@@ -73,7 +73,7 @@ class Settings:
     def load(
         cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> Settings:
-        """Defaults, then DATELINE_* variables, then explicit overrides (flags) that are not None."""
+        """Defaults, then DATELINE_* variables, then the overrides (flags) that are not None."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         types = {f.name: type(getattr(cls(), f.name)) for f in fields(cls)}
