@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from dateline.importers.text import parse_text
 from starlette.applications import Starlette
 from tests.servers import PostgresServer, free_port, start_postgres
 
@@ -109,7 +108,6 @@ async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task
 
 async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
     server.should_exit = True
-    server.force_exit = True
     await app_hub_close(server)
     await asyncio.wait_for(task, 10)
 
@@ -146,6 +144,8 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
 @pytest.fixture
 async def seeded(running: Running, seed_text: str) -> Running:
     """The running server with the seed blog imported as `xi-putin-moscow`."""
+    from dateline.importers.text import parse_text
+
     newsroom: Newsroom = running.app.state.newsroom
     await newsroom.import_blog(parse_text(seed_text, slug="xi-putin-moscow"), running.admin)
     return running
