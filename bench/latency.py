@@ -135,7 +135,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "ack_p99_ms": round(pct(ack_ms, 0.99), 2),
         "ratio_p50_to_ack_p50": round(pct(latencies, 0.50) / statistics.median(ack_ms), 2),
         "server_rss_mb": round(rss_kb / 1024, 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
     }
 
 

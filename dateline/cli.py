@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from dateline.importers.text import parse_text
 from rich.console import Console
 
 from dateline import accounts
@@ -20,6 +19,7 @@ from dateline.bus import open_bus
 from dateline.config import SETTINGS, Settings
 from dateline.errors import DatelineError
 from dateline.importers import ImportedBlog
+from dateline.importers.text import parse_text
 from dateline.model import Role
 from dateline.newsroom import Newsroom
 from dateline.store import Store, open_store

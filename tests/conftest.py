@@ -15,7 +15,6 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from tests.servers import PostgresServer, free_port, start_postgres
 
 from dateline import accounts
 from dateline.bus import open_bus
@@ -23,6 +22,7 @@ from dateline.config import Settings
 from dateline.model import User
 from dateline.newsroom import Newsroom
 from dateline.store import Store, open_store
+from tests.servers import PostgresServer, free_port, start_postgres
 
 SEED = (
     Path(__file__).resolve().parents[1] / "dateline" / "demo" / "cnn-2023-03-20-xi-putin-moscow.txt"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.servers import free_port
 
 from tests.conftest import SEED
+from tests.servers import free_port
 
 DATELINE = [sys.executable, "-m", "dateline.cli"]
 
