@@ -24,8 +24,8 @@ from dateline.model import Role
 from dateline.newsroom import Newsroom
 from dateline.store import Store, open_store
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 DEMO_SLUG = "xi-putin-moscow"
