@@ -222,3 +222,32 @@ async def test_openapi_and_health_are_served(running: Running) -> None:
         assert "post" in spec["paths"]["/api/v1/blogs/{slug}/posts"]
         assert "PostCreate" in spec["components"]["schemas"]
         assert (await c.get("/healthz")).json()["status"] == "ok"
+
+
+async def test_hostile_text_in_every_field_reaches_readers_inert(seeded: Running) -> None:
+    from tests.test_render import XSS, assert_inert
+
+    payload = "<img src=x onerror=alert(1)><script>alert(1)</script>"
+    async with seeded.client(seeded.token) as c:
+        r = await c.post(
+            f"/api/v1/blogs/{SLUG}/posts",
+            json={
+                "headline": payload,
+                "body": "\n\n".join(XSS),
+                "byline": {"people": [{"name": payload}], "location": payload},
+                "contributors": [payload],
+                "media": [{"alt": payload, "caption": payload, "credit": payload}],
+                "tags": ["<b>x</b>"],
+            },
+        )
+        assert r.status_code == 201, r.text
+        post = r.json()
+        assert_inert(post["body_html"])
+        page = (await c.get(f"/{SLUG}")).text
+        permalink = (await c.get(post["url"])).text
+        events = (await c.get(f"/api/v1/blogs/{SLUG}/events", params={"after": 9})).json()
+    fragment = events["events"][0]["html"]
+    for html in (page, permalink, fragment):
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown as text, not run
+        assert_inert(html.split('<main id="main"', 1)[-1])
