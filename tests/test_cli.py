@@ -108,3 +108,49 @@ def test_demo_and_serve_start_a_working_server(tmp_path: Path, command: str) -> 
 def test_serve_refuses_several_workers_on_the_memory_bus(tmp_path: Path) -> None:
     r = dateline("serve", "--workers", "2", "--db", str(tmp_path / "d.db"))
     assert r.returncode == 2 and "shared bus" in r.stderr
+
+
+def test_an_acknowledged_post_survives_the_server_being_killed(tmp_path: Path) -> None:
+    db = str(tmp_path / "crash.db")
+    assert dateline("import", str(SEED), "--slug", "xi-putin-moscow", "--db", db).returncode == 0
+    token = dateline(
+        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor",
+        "--blog", "xi-putin-moscow", "--token", "--db", db,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+
+    def start() -> tuple[subprocess.Popen[str], str]:
+        port = free_port()
+        proc = subprocess.Popen(
+            [*DATELINE, "serve", "--port", str(port), "--db", db],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                return proc, base
+            except httpx.TransportError:
+                time.sleep(0.1)
+        proc.kill()
+        raise AssertionError("server did not start")
+
+    proc, base = start()
+    try:
+        r = httpx.post(
+            f"{base}/api/v1/blogs/xi-putin-moscow/posts",
+            json={"headline": "Filed before the crash"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 201
+    finally:
+        proc.kill()  # SIGKILL: no shutdown, no flush
+        proc.wait(10)
+    proc, base = start()
+    try:
+        posts = httpx.get(f"{base}/api/v1/blogs/xi-putin-moscow/posts?limit=1").json()["posts"]
+        events = httpx.get(f"{base}/api/v1/blogs/xi-putin-moscow/events?after=9").json()
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert posts[0]["headline"] == "Filed before the crash"
+    assert [e["seq"] for e in events["events"]] == [10]
