@@ -75,6 +75,11 @@ class Hub:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
+        self.disconnect_all()
+
+    def disconnect_all(self) -> None:
+        """End every live stream on this node (shutdown, or a deploy draining it); browsers
+        reconnect with Last-Event-ID, to this node or another, and miss nothing."""
         for state in self._blogs.values():
             for sub in list(state.readers):
                 self._cut_off(sub)

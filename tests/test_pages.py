@@ -47,7 +47,9 @@ async def test_the_seed_page_shows_the_header_and_nine_posts_newest_first(seeded
     )
     assert '<span class="credit">(Roman Chop/AP)</span>' in html
     assert "<strong>More context:</strong>" in html
-    assert html.count("<article") == 9 and "<script" not in html
+    assert html.count("<article") == 9
+    # Everything above is in the HTML itself; the one script only keeps the page live.
+    assert html.count("<script") == 1 and '<script type="module" src="/static/live.js?v=' in html
 
 
 async def test_sort_oldest_reverses_the_order(seeded: Running) -> None:
@@ -104,6 +106,16 @@ async def test_edits_show_updated_with_the_correction_note(seeded: Running) -> N
     assert re.search(
         r"Updated <time[^>]+>\d+:\d\d [ap]\.m\. ET</time>: .*Headline clarified\.", html
     )
+
+
+async def test_static_files_with_a_hash_are_cached_for_a_year(seeded: Running) -> None:
+    async with seeded.client() as c:
+        html = (await c.get(f"/{SLUG}")).text
+        script = re.search(r'src="(/static/live\.js\?v=[0-9a-f]+)"', html)
+        assert script
+        r = await c.get(script.group(1))
+    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
 async def test_the_index_lists_blogs(seeded: Running) -> None:

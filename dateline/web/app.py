@@ -15,8 +15,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from dateline.bus import open_bus
 from dateline.config import Settings
@@ -38,6 +40,16 @@ def _static_hash(name: str) -> str:
 def static_url(name: str) -> str:
     """A URL that changes when the file does, so it can be cached for a year."""
     return f"/static/{name}?v={_static_hash(name)}"
+
+
+class HashedStatic(StaticFiles):
+    """Static files; a URL carrying the file's hash (`?v=`) may be cached for a year."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200 and b"v=" in scope.get("query_string", b""):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
 
 
 def make_templates() -> Environment:
@@ -96,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/blogs/{slug}/posts/{post_id}", api.delete_post, methods=["DELETE"]),
         Route("/api/v1/blogs/{slug}/events", live.events_delta),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PATCH", "DELETE"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/{slug}", pages.blog_page),
         Route("/{slug}/live", live.live),
         Route("/{slug}/posts/{post_id}", pages.post_page),

@@ -46,6 +46,8 @@ async def blog_page(request: Request) -> Response:
         newest_url=urls.blog_path(blog.slug),
         oldest_url=urls.blog_path(blog.slug, sort="oldest"),
         next_url=next_url,
+        # Live updates belong to the first page; later pages are history.
+        live=not request.query_params.get("cursor"),
     )
 
 

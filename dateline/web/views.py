@@ -57,4 +57,5 @@ def blog_view(blog: Blog) -> dict[str, Any]:
         "status": blog.status.value,
         "url": urls.blog_path(blog.slug),
         "live_url": urls.live_path(blog.slug),
+        "timezone": blog.timezone,
     }

@@ -1,0 +1,189 @@
+// Dateline live page: applies the blog's event stream to the server-rendered page.
+// Plain ES module, no build step. The page works without it; this only keeps it current.
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+const MAX_POSTS = 200; // older posts beyond this collapse into "Load more"
+
+const stream = document.getElementById("stream");
+if (stream) start(stream);
+
+function start(stream) {
+  const state = {
+    seq: Number(stream.dataset.seq || 0),
+    newestFirst: stream.dataset.sort !== "oldest",
+    pending: [], // new posts held back while the reader is scrolled down
+  };
+  const status = document.getElementById("live-status");
+  const announcer = document.getElementById("live-announcer");
+  const button = document.getElementById("new-posts");
+  const count = document.querySelector(".blog-header__count");
+  const updated = document.querySelector(".blog-header__updated time");
+
+  button?.addEventListener("click", () => {
+    showPending(state, stream, button);
+    const first = stream.querySelector("article");
+    first?.scrollIntoView({ block: "start" });
+    first?.querySelector("a")?.focus({ preventScroll: true });
+  });
+
+  const url = `${stream.dataset.live}?after=${state.seq}`;
+  const source = new EventSource(url);
+  source.addEventListener("open", () => setStatus(status, ""));
+  source.addEventListener("error", () => setStatus(status, "Reconnecting…"));
+  source.addEventListener("message", (message) => {
+    const event = JSON.parse(message.data);
+    if (event.seq <= state.seq) return; // already applied (a replay after reconnect)
+    state.seq = event.seq;
+    stream.dataset.seq = String(event.seq);
+    apply(event, state, { stream, button, announcer, count });
+    if (updated && event.at) {
+      updated.dateTime = event.at;
+      updated.textContent = apTime(new Date(event.at), updated, stream.dataset.timezone);
+    }
+  });
+
+  refreshTimes();
+  setInterval(refreshTimes, MINUTE);
+}
+
+function apply(event, state, ui) {
+  const existing = event.post_id ? document.getElementById(`post-${event.post_id}`) : null;
+  switch (event.type) {
+    case "post.published": {
+      const article = fromHTML(event.html);
+      if (!article || existing) return;
+      adjustCount(ui.count, +1);
+      if (!state.newestFirst) {
+        if (!document.querySelector(".load-more")) ui.stream.append(article);
+        return;
+      }
+      if (atTop(ui.stream)) {
+        ui.stream.prepend(article);
+        trim(ui.stream);
+      } else {
+        state.pending.unshift(article);
+        const n = state.pending.length;
+        ui.button.hidden = false;
+        ui.button.textContent = n === 1 ? "1 new post" : `${n} new posts`;
+      }
+      announce(ui.announcer, state.pending.length || 1);
+      refreshTimes();
+      return;
+    }
+    case "post.updated":
+    case "post.pinned":
+    case "post.unpinned":
+    case "post.key_event":
+    case "post.key_event_cleared": {
+      const article = fromHTML(event.html);
+      if (existing && article) existing.replaceWith(article);
+      const held = state.pending.findIndex((a) => a.id === `post-${event.post_id}`);
+      if (held >= 0 && article) state.pending[held] = article;
+      refreshTimes();
+      return;
+    }
+    case "post.deleted": {
+      if (existing) existing.remove();
+      state.pending = state.pending.filter((a) => a.id !== `post-${event.post_id}`);
+      adjustCount(ui.count, -1);
+      return;
+    }
+    case "blog.updated":
+    case "blog.ended": {
+      const title = document.querySelector(".blog-header__title a");
+      if (title && event.blog) title.textContent = event.blog.title;
+      if (event.type === "blog.ended") document.querySelector(".live-badge")?.remove();
+      return;
+    }
+  }
+}
+
+function showPending(state, stream, button) {
+  for (const article of state.pending.reverse()) stream.prepend(article);
+  state.pending = [];
+  button.hidden = true;
+  trim(stream);
+  refreshTimes();
+}
+
+// The reader is "at the top" while the stream's start is on screen: new posts can appear
+// above what they are reading without moving it.
+function atTop(stream) {
+  return stream.getBoundingClientRect().top >= 0;
+}
+
+function trim(stream) {
+  const posts = stream.querySelectorAll("article");
+  if (posts.length <= MAX_POSTS) return;
+  for (const post of [...posts].slice(MAX_POSTS)) post.remove();
+  if (!document.querySelector(".load-more")) {
+    const last = stream.querySelector("article:last-of-type");
+    const more = document.createElement("p");
+    more.className = "load-more";
+    more.innerHTML = `<a class="button" rel="next">Load more</a>`;
+    more.querySelector("a").href = `?cursor=${encodeURIComponent(cursorOf(last))}`;
+    stream.after(more);
+  }
+}
+
+function cursorOf(article) {
+  // The same cursor the server gives out: base64url of "published_at|id".
+  const raw = `${article.dataset.published.replace("Z", "+00:00")}|${article.dataset.postId}`;
+  return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function adjustCount(el, delta) {
+  if (!el) return;
+  const n = Math.max(0, Number(el.dataset.postCount || 0) + delta);
+  el.dataset.postCount = String(n);
+  el.textContent = n === 1 ? "1 Post" : `${n} Posts`;
+}
+
+function announce(el, n) {
+  if (el) el.textContent = n === 1 ? "1 new post" : `${n} new posts`;
+}
+
+function setStatus(el, text) {
+  if (!el) return;
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+function fromHTML(html) {
+  if (!html) return null;
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return template.content.firstElementChild;
+}
+
+// Times: "14 min ago" for the last day, with the newsroom's absolute time kept in the title.
+function refreshTimes() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll(".post__time time")) {
+    if (!el.dataset.absolute) el.dataset.absolute = el.textContent;
+    const age = now - new Date(el.dateTime).getTime();
+    el.title = el.dataset.absolute;
+    el.textContent = age >= 0 && age < DAY ? relative(age) : el.dataset.absolute;
+  }
+}
+
+function relative(age) {
+  const minutes = Math.floor(age / MINUTE);
+  if (minutes < 1) return "Just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  return hours === 1 ? "1 hr ago" : `${hours} hrs ago`;
+}
+
+function apTime(date, el, timeZone) {
+  // "12:03 a.m. ET, March 21, 2023" in the blog's zone, keeping the server's zone label.
+  const zone = (el.textContent.match(/ ([A-Z][A-Z+\-0-9:]*),/) || [, ""])[1];
+  const format = new Intl.DateTimeFormat("en-US", {
+    timeZone, hour: "numeric", minute: "2-digit", hour12: true,
+    month: "long", day: "numeric", year: "numeric",
+  });
+  const p = Object.fromEntries(format.formatToParts(date).map((x) => [x.type, x.value]));
+  const meridiem = p.dayPeriod === "AM" ? "a.m." : "p.m.";
+  return `${p.hour}:${p.minute} ${meridiem}${zone ? " " + zone : ""}, ${p.month} ${p.day}, ${p.year}`;
+}

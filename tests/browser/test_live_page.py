@@ -1,0 +1,156 @@
+"""The reader page in a real browser: live updates without reloads, and never a jump."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import SCREENSHOTS
+from tests.conftest import Running
+
+SLUG = "xi-putin-moscow"
+pytestmark = pytest.mark.browser
+
+
+async def _api(running: Running, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    async with running.client(running.token) as c:
+        r = await c.request(method, f"/api/v1/blogs/{SLUG}{path}", **kwargs)
+        assert r.status_code < 300, r.text
+        return dict(r.json())
+
+
+async def _open(page: Page, running: Running, query: str = "") -> None:
+    await page.goto(f"{running.base_url}/{SLUG}{query}")
+    await expect(page.locator("#stream article")).to_have_count(9)
+    # Wait until the live stream is open (the server counts its readers).
+    for _ in range(100):
+        if running.app.state.hub.reader_count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the page never opened its live stream")
+
+
+async def test_a_new_post_appears_at_the_top_without_reload(seeded: Running, page: Page) -> None:
+    await _open(page, seeded)
+    await page.evaluate("window.__marker = 'same page'")
+    post = await _api(seeded, "POST", "/posts", json={"headline": "Breaking: talks resume"})
+    first = page.locator("#stream article").first
+    await expect(first).to_have_attribute("id", f"post-{post['id']}", timeout=2000)
+    await expect(first.locator(".post__headline")).to_have_text("Breaking: talks resume")
+    await expect(page.locator(".blog-header__count")).to_have_text("10 Posts")
+    await expect(page.locator("#live-announcer")).to_have_text("1 new post")
+    assert await page.evaluate("window.__marker") == "same page"  # no reload
+
+
+async def test_a_scrolled_reader_gets_a_button_and_the_page_does_not_move(
+    seeded: Running, page: Page
+) -> None:
+    await page.set_viewport_size({"width": 800, "height": 600})
+    await _open(page, seeded)
+    await page.evaluate("window.scrollTo(0, 1500)")
+    before = await page.evaluate("window.scrollY")
+    anchor = await page.locator("#stream article").nth(3).bounding_box()
+    await _api(seeded, "POST", "/posts", json={"headline": "While you were reading"})
+    button = page.locator("#new-posts")
+    await expect(button).to_have_text("1 new post", timeout=2000)
+    assert await page.evaluate("window.scrollY") == before
+    assert await page.locator("#stream article").nth(3).bounding_box() == anchor
+    await expect(page.locator("#stream article")).to_have_count(9)
+    await button.click()
+    await expect(page.locator("#stream article")).to_have_count(10)
+    await expect(button).to_be_hidden()
+    await expect(page.locator("#stream article").first).to_be_in_viewport()
+
+
+async def test_edits_deletions_and_flags_apply_in_place(seeded: Running, page: Page) -> None:
+    await _open(page, seeded)
+    newest = page.locator("#stream article").first
+    post_id = (await newest.get_attribute("data-post-id")) or ""
+    await _api(
+        seeded, "PATCH", f"/posts/{post_id}",
+        json={"headline": "US announces $350 million more", "correction": "Figure clarified."},
+    )  # fmt: skip
+    await expect(newest.locator(".post__headline")).to_have_text("US announces $350 million more")
+    await expect(newest.locator(".post__correction")).to_have_text("Figure clarified.")
+    await _api(seeded, "PATCH", f"/posts/{post_id}", json={"key_event": True})
+    await expect(page.locator(f"#post-{post_id} .badge")).to_have_text("Key event")
+    await _api(seeded, "PATCH", f"/posts/{post_id}", json={"pinned": True})
+    await expect(page.locator(f"#post-{post_id}")).to_have_class("post post--pinned post--key")
+    await _api(seeded, "DELETE", f"/posts/{post_id}", json={"reason": "duplicate"})
+    await expect(page.locator(f"#post-{post_id}")).to_have_count(0)
+    await expect(page.locator("#stream article")).to_have_count(8)
+    await expect(page.locator(".blog-header__count")).to_have_text("8 Posts")
+
+
+async def test_a_dropped_stream_resumes_with_the_posts_published_meanwhile(
+    seeded: Running, page: Page
+) -> None:
+    await _open(page, seeded)
+    seeded.app.state.hub.disconnect_all()  # the server ends every stream
+    missed = [
+        (await _api(seeded, "POST", "/posts", json={"headline": f"Meanwhile {i}"}))["id"]
+        for i in range(3)
+    ]
+    await expect(page.locator("#stream article")).to_have_count(12, timeout=5000)
+    ids = await page.locator("#stream article").evaluate_all(
+        "els => els.map(e => e.dataset.postId)"
+    )
+    assert ids[:3] == list(reversed(missed)) and len(set(ids)) == 12
+    await _api(seeded, "POST", "/posts", json={"headline": "After the drop"})
+    await expect(page.locator("#stream article")).to_have_count(13)
+
+
+async def test_oldest_first_readers_get_new_posts_at_the_end(seeded: Running, page: Page) -> None:
+    await _open(page, seeded, "?sort=oldest")
+    await _api(seeded, "POST", "/posts", json={"headline": "The latest"})
+    await expect(page.locator("#stream article").last.locator(".post__headline")).to_have_text(
+        "The latest"
+    )
+
+
+async def test_the_page_reads_without_javascript(seeded: Running, browser: Browser) -> None:
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{seeded.base_url}/{SLUG}")
+    await expect(page.locator("#stream article")).to_have_count(9)
+    await expect(page.locator(".post__time time").first).to_have_text(
+        "7:28 p.m. ET, March 20, 2023"
+    )
+    await page.get_by_role("link", name="Oldest first").click()
+    await expect(page.locator(".post__time time").first).to_have_text(
+        "12:18 p.m. ET, March 20, 2023"
+    )
+    await page.locator(".post__headline a").first.click()
+    await expect(page.locator("article")).to_have_count(1)
+    await context.close()
+
+
+async def test_relative_times_keep_the_absolute_time_in_the_title(
+    seeded: Running, page: Page
+) -> None:
+    await _open(page, seeded)
+    await _api(seeded, "POST", "/posts", json={"headline": "Fresh"})
+    fresh = page.locator("#stream article").first.locator(".post__time time")
+    await expect(fresh).to_have_text("Just now")
+    assert " ET, " in ((await fresh.get_attribute("title")) or "")
+    old = page.locator("#stream article").nth(1).locator(".post__time time")
+    await expect(old).to_have_text("7:28 p.m. ET, March 20, 2023")  # older than a day
+
+
+async def test_screenshots_at_desktop_and_phone_widths(seeded: Running, browser: Browser) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for name, viewport in {"desktop": (1280, 900), "phone": (390, 844)}.items():
+        context = await browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=1
+        )
+        page = await context.new_page()
+        await page.goto(f"{seeded.base_url}/{SLUG}")
+        path = SCREENSHOTS / f"blog-{name}.png"
+        await page.screenshot(path=str(path), full_page=False)
+        assert path.stat().st_size > 10_000
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport[0]  # nothing overflows sideways on a phone
+        await context.close()
