@@ -378,6 +378,23 @@ class SQLStore:
             next_cursor = encode_cursor(last_when, last.id)
         return found, next_cursor
 
+    async def flagged_posts(self, blog: Blog, *, limit: int = 50) -> list[Post]:
+        """Published posts that are pinned or key events, newest first (the page's top boxes)."""
+        c = t.posts.c
+        query = (
+            sa.select(t.posts)
+            .where(
+                c.blog_id == blog.id,
+                c.status == PostStatus.PUBLISHED.value,
+                sa.or_(c.pinned.is_(True), c.key_event.is_(True)),
+            )
+            .order_by(c.published_at.desc(), c.public_id.desc())
+            .limit(limit)
+        )
+        async with self.engines.read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_post(r._mapping, blog.slug) for r in rows]
+
     async def list_revisions(self, blog: Blog, post_id: str) -> list[Revision]:
         query = (
             sa.select(t.revisions)

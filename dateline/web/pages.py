@@ -35,6 +35,7 @@ async def blog_page(request: Request) -> Response:
         limit=state.settings.page_size,
         cursor=request.query_params.get("cursor") or None,
     )
+    flagged = [post_view(post_json(p), blog) for p in await state.store.flagged_posts(blog)]
     query = {} if newest_first else {"sort": "oldest"}
     next_url = urls.blog_path(blog.slug, **query, cursor=next_cursor) if next_cursor else None
     return _render(
@@ -42,6 +43,8 @@ async def blog_page(request: Request) -> Response:
         "blog.html",
         b=blog_view(blog),
         posts=[post_view(post_json(p), blog) for p in posts],
+        pinned=[p for p in flagged if p["pinned"]],
+        key_events=[p for p in flagged if p["key_event"]],
         newest_first=newest_first,
         newest_url=urls.blog_path(blog.slug),
         oldest_url=urls.blog_path(blog.slug, sort="oldest"),

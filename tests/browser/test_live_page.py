@@ -154,3 +154,28 @@ async def test_screenshots_at_desktop_and_phone_widths(seeded: Running, browser:
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport[0]  # nothing overflows sideways on a phone
         await context.close()
+
+
+async def test_pins_and_key_events_fill_the_boxes_above_the_stream(
+    seeded: Running, page: Page
+) -> None:
+    await _open(page, seeded)
+    await expect(page.locator("#key-events")).to_be_hidden()
+    await expect(page.locator("#pinned")).to_be_hidden()
+    post_id = (await page.locator("#stream article").nth(2).get_attribute("data-post-id")) or ""
+    await _api(seeded, "PATCH", f"/posts/{post_id}", json={"key_event": True, "pinned": True})
+    await expect(page.locator("#key-events")).to_be_visible()
+    link = page.locator("#key-events-list a")
+    await expect(link).to_have_count(1)
+    await expect(link).to_contain_text("US concerned China will back ceasefire")
+    assert await link.get_attribute("href") == f"/{SLUG}/posts/{post_id}"
+    await expect(page.locator(f"#pinned #pinned-post-{post_id}")).to_be_visible()
+    # A reload renders the same boxes on the server.
+    await page.reload()
+    await expect(page.locator("#key-events-list a")).to_contain_text("US concerned China")
+    await expect(page.locator(f"#pinned-post-{post_id}")).to_have_count(1)
+    await _open(page, seeded)
+    await _api(seeded, "PATCH", f"/posts/{post_id}", json={"pinned": False})
+    await expect(page.locator("#pinned")).to_be_hidden()
+    await _api(seeded, "PATCH", f"/posts/{post_id}", json={"key_event": False})
+    await expect(page.locator("#key-events")).to_be_hidden()

@@ -49,6 +49,7 @@ function start(stream) {
 
 function apply(event, state, ui) {
   const existing = event.post_id ? document.getElementById(`post-${event.post_id}`) : null;
+  if (event.post) updateTopBoxes(event);
   switch (event.type) {
     case "post.published": {
       const article = fromHTML(event.html);
@@ -97,6 +98,49 @@ function apply(event, state, ui) {
       return;
     }
   }
+}
+
+// The pinned slot and the key events box follow each post's flags.
+function updateTopBoxes(event) {
+  const post = event.post;
+  const visible = post.status === "published";
+  const slot = document.getElementById("pinned");
+  const pinnedCopy = document.getElementById(`pinned-post-${post.id}`);
+  if (slot) {
+    if (visible && post.pinned && event.html) {
+      const copy = fromHTML(event.html);
+      copy.id = `pinned-post-${post.id}`;
+      if (pinnedCopy) pinnedCopy.replaceWith(copy);
+      else slot.prepend(copy);
+    } else {
+      pinnedCopy?.remove();
+    }
+    slot.hidden = !slot.querySelector("article");
+  }
+  const box = document.getElementById("key-events");
+  const list = document.getElementById("key-events-list");
+  if (!box || !list) return;
+  const item = list.querySelector(`li[data-post-id="${post.id}"]`);
+  if (visible && post.key_event) {
+    const li = document.createElement("li");
+    li.dataset.postId = post.id;
+    li.dataset.published = post.published_at;
+    const a = li.appendChild(document.createElement("a"));
+    a.href = post.url;
+    const time = a.appendChild(document.createElement("time"));
+    time.dateTime = post.published_at;
+    const article = fromHTML(event.html);
+    time.textContent = article?.querySelector(".post__time time")?.textContent ?? "";
+    a.append(` ${post.headline || "Update"}`);
+    if (item) item.replaceWith(li);
+    else {
+      const later = [...list.children].find((x) => x.dataset.published < post.published_at);
+      list.insertBefore(li, later ?? null);
+    }
+  } else {
+    item?.remove();
+  }
+  box.hidden = !list.children.length;
 }
 
 function showPending(state, stream, button) {
