@@ -55,7 +55,7 @@ class HashedStatic(StaticFiles):
 def make_templates() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html"]),
+        autoescape=select_autoescape(["html", "xml"]),
         trim_blocks=False,
         auto_reload=False,
     )
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}", pages.blog_page),
         Route("/{slug}/live", live.live),
         Route("/{slug}/posts/{post_id}", pages.post_page),
+        Route("/{slug}/feed.atom", pages.feed),
     ]
     middleware = [
         # SSE frames are tiny and must not wait in a compressor's buffer.

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dateline import urls
+from dateline import render, urls
 from dateline.errors import BadRequest, NotFound
-from dateline.model import PostStatus
+from dateline.model import Blog, PostStatus
 from dateline.payloads import post_json
+from dateline.web import metadata
 from dateline.web.views import blog_view, post_view
 
 
@@ -35,6 +38,9 @@ async def blog_page(request: Request) -> Response:
         limit=state.settings.page_size,
         cursor=request.query_params.get("cursor") or None,
     )
+    views = [post_json(p) for p in posts]
+    origin = _origin(request)
+    description = render.plain_text(blog.summary) if blog.summary else _first_words(views, blog)
     flagged = [post_view(post_json(p), blog) for p in await state.store.flagged_posts(blog)]
     query = {} if newest_first else {"sort": "oldest"}
     next_url = urls.blog_path(blog.slug, **query, cursor=next_cursor) if next_cursor else None
@@ -42,7 +48,10 @@ async def blog_page(request: Request) -> Response:
         request,
         "blog.html",
         b=blog_view(blog),
-        posts=[post_view(post_json(p), blog) for p in posts],
+        posts=[post_view(p, blog) for p in views],
+        canonical=origin + urls.blog_path(blog.slug),
+        social=metadata.social(blog.title, description, origin + urls.blog_path(blog.slug)),
+        jsonld=metadata.script_json(metadata.live_blog_posting(blog, views, origin)),
         pinned=[p for p in flagged if p["pinned"]],
         key_events=[p for p in flagged if p["key_event"]],
         newest_first=newest_first,
@@ -60,4 +69,62 @@ async def post_page(request: Request) -> Response:
     post = await state.store.get_post(blog, request.path_params["post_id"])
     if post.status is not PostStatus.PUBLISHED:
         raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
-    return _render(request, "post.html", b=blog_view(blog), p=post_view(post_json(post), blog))
+    data = post_json(post)
+    origin = _origin(request)
+    url = origin + data["url"]
+    image = next((m["url"] for m in data["media"] if m.get("url")), None)
+    if image and not image.startswith("http"):
+        image = origin + image
+    posting = {"@context": "https://schema.org", **metadata.blog_posting(data, blog, origin)}
+    posting["isPartOf"] = {"@type": "LiveBlogPosting", "url": origin + urls.blog_path(blog.slug)}
+    return _render(
+        request,
+        "post.html",
+        b=blog_view(blog),
+        p=post_view(data, blog),
+        canonical=url,
+        social=metadata.social(
+            data["headline"] or blog.title, render.plain_text(post.body) or blog.title, url, image
+        ),
+        jsonld=metadata.script_json(posting),
+    )
+
+
+async def feed(request: Request) -> Response:
+    """Atom (RFC 4287): the newest posts; an edited post's entry carries its new <updated>."""
+    state = request.app.state
+    blog = await state.store.get_blog(request.path_params["slug"])
+    posts, _ = await state.store.list_posts(blog, limit=50)
+    origin = _origin(request)
+    template = state.templates.get_template("_post.html")
+    entries = []
+    for post in posts:
+        view = post_view(post_json(post), blog)
+        # The entry shows the post as the page does (figures, byline, contributors).
+        view["feed_html"] = template.render(p=view).strip()
+        entries.append(view)
+    b = blog_view(blog)
+    b["summary_text"] = render.plain_text(blog.summary) if blog.summary else ""
+    b["author_names"] = [a.name for a in blog.authors]
+    b["organisation"] = blog.organisation
+    xml = state.templates.get_template("feed.xml").render(
+        b=b,
+        posts=entries,
+        origin=origin,
+        blog_url=origin + urls.blog_path(blog.slug),
+        feed_url=origin + urls.feed_path(blog.slug),
+    )
+    return Response(xml, media_type="application/atom+xml; charset=utf-8")
+
+
+def _origin(request: Request) -> str:
+    """scheme://host of this request (behind a proxy, from its forwarded headers)."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _first_words(posts: list[dict[str, Any]], blog: Blog) -> str:
+    for post in posts:
+        text = render.plain_text(post["body"])
+        if text:
+            return text
+    return blog.title

@@ -58,4 +58,5 @@ def blog_view(blog: Blog) -> dict[str, Any]:
         "url": urls.blog_path(blog.slug),
         "live_url": urls.live_path(blog.slug),
         "timezone": blog.timezone,
+        "feed_url": urls.feed_path(blog.slug),
     }
