@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}/live", live.live),
         Route("/{slug}/posts/{post_id}", pages.post_page),
         Route("/{slug}/feed.atom", pages.feed),
+        Route("/{slug}/embed", pages.embed),
     ]
     middleware = [
         # SSE frames are tiny and must not wait in a compressor's buffer.

@@ -90,6 +90,20 @@ async def post_page(request: Request) -> Response:
     )
 
 
+async def embed(request: Request) -> Response:
+    """A minimal live page for an iframe on another site (see docs/embedding.md)."""
+    state = request.app.state
+    blog = await state.store.get_blog(request.path_params["slug"])
+    posts, _ = await state.store.list_posts(blog, limit=state.settings.page_size)
+    return _render(
+        request,
+        "embed.html",
+        b=blog_view(blog),
+        posts=[post_view(post_json(p), blog) for p in posts],
+        canonical=_origin(request) + urls.blog_path(blog.slug),
+    )
+
+
 async def feed(request: Request) -> Response:
     """Atom (RFC 4287): the newest posts; an edited post's entry carries its new <updated>."""
     state = request.app.state

@@ -179,3 +179,28 @@ async def test_pins_and_key_events_fill_the_boxes_above_the_stream(
     await expect(page.locator("#pinned")).to_be_hidden()
     await _api(seeded, "PATCH", f"/posts/{post_id}", json={"key_event": False})
     await expect(page.locator("#key-events")).to_be_hidden()
+
+
+async def test_the_embed_is_live_and_sizes_its_iframe(seeded: Running, page: Page) -> None:
+    host = f"""<!doctype html><title>A news site</title><h1>Elsewhere</h1>
+    <iframe src="{seeded.base_url}/{SLUG}/embed" data-dateline-embed title="Live coverage"
+            style="width:100%;border:0;height:100px"></iframe>
+    <script src="{seeded.base_url}/static/embed.js"></script>"""
+    await page.set_content(host)
+    frame = page.frame_locator("iframe[data-dateline-embed]")
+    await expect(frame.locator("#stream article")).to_have_count(9)
+    iframe = page.locator("iframe[data-dateline-embed]")
+    for _ in range(50):
+        box = await iframe.bounding_box()
+        if box and box["height"] > 1000:
+            break
+        await asyncio.sleep(0.1)
+    assert box and box["height"] > 1000  # grown from 100px to fit the posts
+    for _ in range(100):
+        if seeded.app.state.hub.reader_count:
+            break
+        await asyncio.sleep(0.05)
+    await _api(seeded, "POST", "/posts", json={"headline": "Seen on another site"})
+    await expect(frame.locator("#stream article").first.locator(".post__headline")).to_have_text(
+        "Seen on another site"
+    )
