@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,3 +205,31 @@ async def test_the_embed_is_live_and_sizes_its_iframe(seeded: Running, page: Pag
     await expect(frame.locator("#stream article").first.locator(".post__headline")).to_have_text(
         "Seen on another site"
     )
+
+
+async def _axe(page: Page) -> list[dict[str, Any]]:
+    import axe_playwright_python
+
+    script = Path(axe_playwright_python.__file__).with_name("axe.min.js")
+    await page.add_script_tag(path=str(script))
+    results = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+async def test_axe_finds_no_serious_or_critical_problems(seeded: Running, browser: Browser) -> None:
+    post_id = ""
+    async with seeded.client() as c:
+        post_id = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=1")).json()["posts"][0]["id"]
+    await _api(seeded, "PATCH", f"/posts/{post_id}", json={"key_event": True, "pinned": True})
+    for scheme in ("light", "dark"):
+        context = await browser.new_context(color_scheme=scheme)  # type: ignore[arg-type]
+        page = await context.new_page()
+        for path in (f"/{SLUG}", f"/{SLUG}/posts/{post_id}", f"/{SLUG}/embed", "/"):
+            await page.goto(seeded.base_url + path)
+            problems = await _axe(page)
+            assert not problems, (
+                scheme,
+                path,
+                [(v["id"], [n["html"][:120] for n in v["nodes"]]) for v in problems],
+            )
+        await context.close()
