@@ -233,3 +233,24 @@ async def test_axe_finds_no_serious_or_critical_problems(seeded: Running, browse
                 [(v["id"], [n["html"][:120] for n in v["nodes"]]) for v in problems],
             )
         await context.close()
+
+
+async def test_load_more_brings_older_posts(seeded: Running, page: Page) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dateline.inputs import PostCreate
+
+    start = datetime(2023, 3, 20, 10, tzinfo=UTC)
+    for i in range(16):
+        await seeded.app.state.newsroom.write_post(
+            seeded.admin,
+            SLUG,
+            PostCreate(headline=f"Early {i}", published_at=start + timedelta(minutes=i)),
+        )
+    await page.goto(f"{seeded.base_url}/{SLUG}")
+    await expect(page.locator("#stream article")).to_have_count(20)
+    await page.get_by_role("link", name="Load more").click()
+    await expect(page.locator("#stream article")).to_have_count(5)
+    await expect(page.locator("#stream article").last.locator(".post__headline")).to_have_text(
+        "Early 0"
+    )
