@@ -28,7 +28,17 @@ def _limit(request: Request, default: int) -> int:
 
 async def get_blog(request: Request) -> Response:
     blog = await request.app.state.store.get_blog(request.path_params["slug"])
-    return JSONResponse(blog_json(blog))
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    # The copy-paste snippet for other sites (docs/embedding.md), with this server's address.
+    return JSONResponse({**blog_json(blog), "embed_html": embed_snippet(origin, blog.slug)})
+
+
+def embed_snippet(origin: str, slug: str) -> str:
+    return (
+        f'<iframe src="{origin}/{slug}/embed" data-dateline-embed title="Live coverage" '
+        'style="width:100%;border:0;min-height:600px" loading="lazy"></iframe>\n'
+        f'<script async src="{origin}/static/embed.js"></script>'
+    )
 
 
 async def list_posts(request: Request) -> Response:

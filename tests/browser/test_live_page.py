@@ -183,10 +183,10 @@ async def test_pins_and_key_events_fill_the_boxes_above_the_stream(
 
 
 async def test_the_embed_is_live_and_sizes_its_iframe(seeded: Running, page: Page) -> None:
-    host = f"""<!doctype html><title>A news site</title><h1>Elsewhere</h1>
-    <iframe src="{seeded.base_url}/{SLUG}/embed" data-dateline-embed title="Live coverage"
-            style="width:100%;border:0;height:100px"></iframe>
-    <script src="{seeded.base_url}/static/embed.js"></script>"""
+    async with seeded.client() as c:
+        snippet = (await c.get(f"/api/v1/blogs/{SLUG}")).json()["embed_html"]
+    # The snippet an editor copies, pasted into another site's page as it is.
+    host = f"<!doctype html><title>A news site</title><h1>Elsewhere</h1>{snippet}"
     await page.set_content(host)
     frame = page.frame_locator("iframe[data-dateline-embed]")
     await expect(frame.locator("#stream article")).to_have_count(9)
