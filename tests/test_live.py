@@ -112,7 +112,11 @@ async def test_the_delta_endpoint_matches_the_stream(seeded: Running) -> None:
         assert "<article" in body["events"][1]["html"]
         empty = (await c.get(f"/api/v1/blogs/{SLUG}/events", params={"after": 10})).json()
         assert empty == {"events": [], "last_seq": 10}
-        bad = await c.get(LIVE, headers={"Last-Event-ID": "abc"})
-        assert bad.status_code == 400
+        for value in ("abc", "-1", str(2**40), "1e3"):
+            bad = await c.get(LIVE, headers={"Last-Event-ID": value})
+            assert bad.status_code == 400, value
+            assert bad.json()["error"]["field"] == "after"
+        huge = await c.get(f"/api/v1/blogs/{SLUG}/events", params={"after": 2**40})
+        assert huge.status_code == 400
         missing = await c.get("/nope/live")
         assert missing.status_code == 404

@@ -35,6 +35,7 @@ from dateline.web.responses import JSONResponse
 from dateline.web.views import post_view
 
 _BACKLOG_PAGE = 500
+_MAX_SEQ = 2**31 - 1  # seqs are 32-bit integers in the store
 
 
 class EventEncoder:
@@ -79,8 +80,8 @@ def resume_point(request: Request) -> int:
         raise BadRequest(
             f"resume point {raw!r} is not a seq; send a whole number", field="after"
         ) from None
-    if after < 0:
-        raise BadRequest("resume point must be 0 or more", field="after")
+    if not 0 <= after <= _MAX_SEQ:
+        raise BadRequest(f"resume point must be from 0 to {_MAX_SEQ}", field="after")
     return after
 
 
