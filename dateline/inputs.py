@@ -6,7 +6,7 @@ by millions. Text fields are plain text (escaped when shown); `body` and `summar
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -50,9 +50,20 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Markdown = Annotated[str, StringConstraints(max_length=50_000), AfterValidator(_no_control_chars)]
 
 
+_EARLIEST = 1900
+_LEEWAY = timedelta(minutes=5)  # clocks differ a little between a newsroom and its server
+
+
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise ValueError("must be an RFC 3339 time with an offset, such as 2023-03-20T18:57:00Z")
+    # Check the year before converting: year 1 at +14:00 has no UTC equivalent.
+    if value.year <= _EARLIEST:
+        raise ValueError(f"must be after {_EARLIEST}")
+    if value.astimezone(UTC) > datetime.now(UTC) + _LEEWAY:
+        raise ValueError("must not be in the future; a post is published when it is sent")
     return value
 
 

@@ -107,6 +107,8 @@ async def test_writes_without_a_valid_token_get_401(
         ({"status": "scheduled"}, 422, "status"),
         ({"headline": "x", "published_at": "2023-03-20T12:00:00"}, 422, "published_at"),
         ({"headline": "bad\u0000byte"}, 422, "headline"),
+        ({"headline": "x", "published_at": "0001-01-01T00:00:00+14:00"}, 422, "published_at"),
+        ({"headline": "x", "published_at": "9999-12-31T23:59:59Z"}, 422, "published_at"),
         ({}, 409, None),
     ],
 )  # fmt: skip
