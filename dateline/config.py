@@ -35,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "bus_url",
-        "How nodes tell each other about new events: memory:// (one process).",
+        "How nodes tell each other about new events: memory:// (one process) or redis://HOST/0.",
     ),
     Setting(
         "secret_key",

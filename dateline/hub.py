@@ -24,6 +24,8 @@ class EventLog(Protocol):
         self, blog_id: int, after: int, *, until: int | None = None, limit: int = 1000
     ) -> list[Event]: ...
 
+    async def last_seq(self, blog_id: int) -> int: ...
+
 
 HEARTBEAT: Final = "heartbeat"
 CLOSED: Final = "closed"
@@ -55,6 +57,9 @@ class Hub:
         *,
         queue_size: int = 64,
         heartbeat_seconds: float = 15.0,
+        bus_healthy: Callable[[], bool] = lambda: True,
+        poll_seconds: float = 1.0,
+        safety_poll_seconds: float = 5.0,
     ) -> None:
         self._store = store
         self._encode = encode
@@ -62,6 +67,10 @@ class Hub:
         self._heartbeat_seconds = heartbeat_seconds
         self._blogs: dict[int, _BlogState] = {}
         self._timer: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._bus_healthy = bus_healthy
+        self._poll_seconds = poll_seconds
+        self._safety_ticks = max(1, round(safety_poll_seconds / poll_seconds))
 
     @property
     def reader_count(self) -> int:
@@ -69,12 +78,14 @@ class Hub:
 
     async def start(self) -> None:
         self._timer = asyncio.create_task(self._heartbeats(), name="dateline-hub-heartbeat")
+        self._poller = asyncio.create_task(self._fallback_poll(), name="dateline-hub-poll")
 
     async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
+        for task in (self._timer, self._poller):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.disconnect_all()
 
     def disconnect_all(self) -> None:
@@ -132,6 +143,34 @@ class Hub:
         while not sub.queue.empty():
             sub.queue.get_nowait()
         sub.queue.put_nowait(CLOSED)
+
+    async def poll_once(self) -> None:
+        """Ask the store where each watched blog is, and fan out what this node lacks."""
+        for blog_id, state in list(self._blogs.items()):
+            if not state.readers:
+                continue
+            seq = await self._store.last_seq(blog_id)
+            if state.cursor is None or seq > state.cursor:
+                await self.notify(blog_id, seq)
+
+    async def _fallback_poll(self) -> None:
+        """While the bus may drop notifications, poll every tick; once more after it recovers,
+        to cover anything published between the last poll and the bus subscribing again. Even
+        a healthy bus can lose a notification (a publisher's connection failing as Redis
+        restarts), so poll every few seconds regardless: a lost notification is then a delay
+        of seconds, never a missing post."""
+        was_healthy = True
+        tick = 0
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            tick += 1
+            healthy = self._bus_healthy()
+            if not (healthy and was_healthy) or tick % self._safety_ticks == 0:
+                try:
+                    await self.poll_once()
+                except Exception:  # the store may be briefly unreachable too; try next tick
+                    log.exception("polling the event log failed")
+            was_healthy = healthy
 
     async def _heartbeats(self) -> None:
         while True:

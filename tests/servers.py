@@ -348,13 +348,15 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def start_redis(tmp_root: Path) -> RedisServer:
-    """Start a throwaway redis-server on a free port on 127.0.0.1 that keeps nothing on disk;
-    its log goes to ``tmp_root/redis-PORT.log``."""
+def start_redis(tmp_root: Path, port: int | None = None) -> RedisServer:
+    """Start a throwaway redis-server on a free port (or `port`, to bring one back where its
+    clients expect it) on 127.0.0.1 that keeps nothing on disk; its log goes to
+    ``tmp_root/redis-PORT.log``."""
+    wanted = port
     redis_server = find_redis_server()
     tmp_root.mkdir(parents=True, exist_ok=True)
     for attempt in range(_PORT_ATTEMPTS):
-        port = free_port()
+        port = wanted or free_port()
         log = tmp_root / f"redis-{port}.log"
         log_file = log.open("wb")
         argv = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
@@ -383,7 +385,12 @@ def start_redis(tmp_root: Path) -> RedisServer:
         _terminate(proc)
         log_file.close()
         log_tail = _tail(log)
-        if exited and "Address already in use" in log_tail and attempt + 1 < _PORT_ATTEMPTS:
+        if (
+            exited
+            and not wanted
+            and "Address already in use" in log_tail
+            and attempt + 1 < _PORT_ATTEMPTS
+        ):
             continue  # someone took the port between free_port() and the bind: try another
         why = f"exited with {proc.returncode}" if exited else f"not up within {START_TIMEOUT:.0f}s"
         raise ServerError(f"redis-server on port {port} {why}\n--- {log} (tail) ---\n{log_tail}")

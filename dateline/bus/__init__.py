@@ -2,7 +2,8 @@
 notifications; the store is the truth, so a lost notification delays an event but never loses it
 (the hub fetches what it lacks from the event log).
 
-Backends are chosen by URL: `memory://` (one process, the default)."""
+Backends are chosen by URL: `memory://` (one process, the default) and `redis://…` (any number of
+processes and machines)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ Listener = Callable[[int, int], Awaitable[None]]
 
 
 class Bus(Protocol):
+    healthy: bool
+    """False while notifications may be lost (Redis down): hubs then poll the event log."""
+
     async def start(self, listener: Listener) -> None:
         """Begin delivering every notification (from any node) to `listener(blog_id, seq)`."""
 
@@ -30,8 +34,12 @@ def open_bus(url: str) -> Bus:
         from dateline.bus.memory import MemoryBus
 
         return MemoryBus()
+    if scheme in ("redis", "rediss", "unix"):
+        from dateline.bus.redis import RedisBus
+
+        return RedisBus(url)
     raise Invalid(
-        f"bus URL {url!r} is not supported; use memory:// (one process)",
+        f"bus URL {url!r} is not supported; use memory:// (one process) or redis://HOST:6379/0",
         field="bus_url",
     )
 

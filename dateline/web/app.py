@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             encoder.frame,
             queue_size=settings.reader_queue_size,
             heartbeat_seconds=settings.heartbeat_seconds,
+            bus_healthy=lambda: bus.healthy,
         )
         await hub.start()
         await bus.start(hub.notify)

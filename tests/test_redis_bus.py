@@ -1,0 +1,129 @@
+"""Several Dateline processes on one PostgreSQL database, told of new events through Redis: a post
+written on one node reaches readers on another, and Redis going away loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import sse
+from tests.conftest import SEED
+from tests.servers import PostgresServer, RedisServer, free_port, start_redis
+
+pytestmark = pytest.mark.postgres
+SLUG = "xi-putin-moscow"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path)
+    yield server
+    server.stop()
+
+
+def _cli(*args: str, db: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATELINE_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "dateline.cli", *args, "--db", db],
+        capture_output=True, text=True, timeout=60, env=env, check=True,
+    )  # fmt: skip
+    return out.stdout
+
+
+class Node:
+    def __init__(self, db: str, bus: str, log: Path) -> None:
+        self.port = free_port()
+        self.log = log.open("wb")
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DATELINE_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--bus", bus,
+             "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        for _ in range(300):
+            try:
+                httpx.get(f"{self.base}/healthz", timeout=2)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.stop()
+        raise AssertionError("node did not start")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def cluster(
+    postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
+) -> Iterator[tuple[Node, Node, str]]:
+    db = postgres.create_database(f"bus{os.getpid()}_{free_port()}")
+    _cli("import", str(SEED), "--slug", SLUG, db=db)
+    token = _cli(
+        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", SLUG,
+        "--token", db=db,
+    ).strip().splitlines()[-1]  # fmt: skip
+    a = Node(db, redis_server.url, tmp_path / "node-a.log")
+    b = Node(db, redis_server.url, tmp_path / "node-b.log")
+    yield a, b, token
+    a.stop()
+    b.stop()
+
+
+async def _publish(node: Node, token: str, headline: str) -> int:
+    async with httpx.AsyncClient(base_url=node.base, timeout=10) as c:
+        r = await c.post(
+            f"/api/v1/blogs/{SLUG}/posts",
+            json={"headline": headline},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 201, r.text
+        return int(r.json()["seq"])
+
+
+async def test_a_post_written_on_one_node_reaches_readers_on_another(
+    cluster: tuple[Node, Node, str],
+) -> None:
+    a, b, token = cluster
+    async with sse.connect(b.base, f"/{SLUG}/live?after=9") as reader:
+        await asyncio.sleep(1.2)  # node B has subscribed to Redis
+        started = time.monotonic()
+        seq = await _publish(a, token, "Written on A")
+        frame = await reader.next_event(timeout=2)
+        assert frame.id == seq == 10
+        assert time.monotonic() - started < 1.0
+        assert frame.data and frame.data["post"]["headline"] == "Written on A"
+
+
+async def test_redis_stopping_and_returning_loses_nothing(
+    cluster: tuple[Node, Node, str], redis_server: RedisServer, tmp_path: Path
+) -> None:
+    a, b, token = cluster
+    async with sse.connect(b.base, f"/{SLUG}/live?after=9") as reader:
+        await _publish(a, token, "Before the outage")
+        assert (await reader.next_event(timeout=3)).id == 10
+        redis_server.stop()
+        for i in range(3):  # writes succeed while Redis is down; B polls the event log
+            await _publish(a, token, f"During the outage {i}")
+        during = await reader.events(3, timeout=5)
+        assert [f.id for f in during] == [11, 12, 13]
+        restarted = start_redis(tmp_path / "again", port=redis_server.port)
+        try:
+            await asyncio.sleep(2.5)  # both nodes resubscribe
+            await _publish(a, token, "After the outage")
+            after = await reader.next_event(timeout=3)
+            assert after.id == 14
+            assert await reader.nothing_more(0.5)
+        finally:
+            restarted.stop()
