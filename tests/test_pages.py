@@ -126,3 +126,30 @@ async def test_the_index_lists_blogs(seeded: Running) -> None:
     async with seeded.client() as c:
         html = (await c.get("/")).text
     assert f'href="/{SLUG}"' in html
+
+
+async def test_pages_carry_a_strong_etag_and_change_with_each_event(seeded: Running) -> None:
+    async with seeded.client() as c:
+        first = await c.get(f"/{SLUG}", headers={"Accept-Encoding": "br"})
+        assert first.headers["content-encoding"] == "br"
+        assert first.headers["cache-control"].startswith("public, max-age=")
+        assert "stale-while-revalidate" in first.headers["cache-control"]
+        etag = first.headers["etag"]
+        assert etag.startswith('"') and not etag.startswith("W/")
+        again = await c.get(f"/{SLUG}", headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        gz = await c.get(f"/{SLUG}", headers={"Accept-Encoding": "gzip"})
+        assert gz.headers["content-encoding"] == "gzip" and gz.text == first.text
+        for path in (f"/api/v1/blogs/{SLUG}", f"/api/v1/blogs/{SLUG}/posts", f"/{SLUG}/feed.atom",
+                     f"/api/v1/blogs/{SLUG}/events?after=5"):  # fmt: skip
+            r = await c.get(path)
+            assert (
+                await c.get(path, headers={"If-None-Match": r.headers["etag"]})
+            ).status_code == 304
+    async with seeded.client(seeded.token) as c:
+        await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "A new version"})
+        fresh = await c.get(f"/{SLUG}", headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != etag
+    assert "A new version" in fresh.text and "10 Posts" in fresh.text
+    cache = seeded.app.state.render_cache
+    assert cache.hits >= 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -9,8 +10,12 @@ from dateline import inputs
 from dateline.errors import BadRequest, NotFound
 from dateline.model import PostStatus
 from dateline.payloads import blog_json, post_json
+from dateline.store.sql import decode_cursor
 from dateline.web.auth import require_user
+from dateline.web.cache import cached
 from dateline.web.responses import JSONResponse, read_json
+
+JSON = "application/json"
 
 
 def _limit(request: Request, default: int) -> int:
@@ -29,8 +34,12 @@ def _limit(request: Request, default: int) -> int:
 async def get_blog(request: Request) -> Response:
     blog = await request.app.state.store.get_blog(request.path_params["slug"])
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    # The copy-paste snippet for other sites (docs/embedding.md), with this server's address.
-    return JSONResponse({**blog_json(blog), "embed_html": embed_snippet(origin, blog.slug)})
+
+    async def body() -> bytes:
+        # The copy-paste snippet for other sites (docs/embedding.md), with this server's address.
+        return orjson.dumps({**blog_json(blog), "embed_html": embed_snippet(origin, blog.slug)})
+
+    return await cached(request, blog, ("api-blog",), body, JSON)
 
 
 def embed_snippet(origin: str, slug: str) -> str:
@@ -47,13 +56,18 @@ async def list_posts(request: Request) -> Response:
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
-    posts, next_cursor = await state.store.list_posts(
-        blog,
-        newest_first=sort == "newest",
-        limit=_limit(request, state.settings.page_size),
-        cursor=request.query_params.get("cursor") or None,
-    )
-    return JSONResponse({"posts": [post_json(p) for p in posts], "next_cursor": next_cursor})
+    limit = _limit(request, state.settings.page_size)
+    cursor = request.query_params.get("cursor") or None
+    if cursor:
+        decode_cursor(cursor)  # refuse a bad cursor before anything is cached
+
+    async def body() -> bytes:
+        posts, next_cursor = await state.store.list_posts(
+            blog, newest_first=sort == "newest", limit=limit, cursor=cursor
+        )
+        return orjson.dumps({"posts": [post_json(p) for p in posts], "next_cursor": next_cursor})
+
+    return await cached(request, blog, ("api-posts", sort, str(limit), cursor or ""), body, JSON)
 
 
 async def get_post(request: Request) -> Response:
@@ -68,7 +82,12 @@ async def get_post(request: Request) -> Response:
         )
         if not allowed or post.status is PostStatus.DELETED:
             raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
-    return JSONResponse(post_json(post))
+        return JSONResponse(post_json(post), headers={"Cache-Control": "private, no-store"})
+
+    async def body() -> bytes:
+        return orjson.dumps(post_json(post))
+
+    return await cached(request, blog, ("api-post", post.id), body, JSON)
 
 
 async def create_blog(request: Request) -> Response:

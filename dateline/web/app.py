@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from dateline import __version__
 from dateline.bus import open_bus
 from dateline.config import Settings
 from dateline.errors import DatelineError
@@ -27,6 +28,7 @@ from dateline.hub import Hub
 from dateline.newsroom import Newsroom
 from dateline.store import open_store
 from dateline.web import api, errors, live, openapi, pages
+from dateline.web.cache import RenderCache
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -132,4 +134,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = templates
+    # Rendered pages and JSON, per blog seq; the build id makes a deploy's new templates count.
+    build = hashlib.sha256(
+        (__version__ + "".join(_static_hash(f.name) for f in sorted(STATIC.iterdir()))).encode()
+    ).hexdigest()[:12]
+    app.state.render_cache = RenderCache(build)
     return app

@@ -31,7 +31,7 @@ from dateline.hub import CLOSED, HEARTBEAT, Hub
 from dateline.model import Blog, Event
 from dateline.payloads import event_json
 from dateline.store import Store
-from dateline.web.responses import JSONResponse
+from dateline.web.cache import cached
 from dateline.web.views import post_view
 
 _BACKLOG_PAGE = 500
@@ -147,10 +147,12 @@ async def events_delta(request: Request) -> Response:
     except ValueError:
         raise BadRequest("limit must be a whole number", field="limit") from None
     assert blog.id is not None
-    events = await state.store.events_after(blog.id, after, limit=limit)
-    items = [(await state.encoder.encode(e))[0] for e in events]
-    last_seq = max(blog.last_seq, events[-1].seq if events else 0)
-    return JSONResponse(
-        {"events": items, "last_seq": last_seq},
-        headers={"Cache-Control": "public, max-age=1"},
-    )
+    blog_id = blog.id
+
+    async def body() -> bytes:
+        events = await state.store.events_after(blog_id, after, limit=limit)
+        items = [(await state.encoder.encode(e))[0] for e in events]
+        last_seq = max(blog.last_seq, events[-1].seq if events else 0)
+        return orjson.dumps({"events": items, "last_seq": last_seq})
+
+    return await cached(request, blog, ("delta", str(after), str(limit)), body, "application/json")

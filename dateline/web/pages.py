@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -9,15 +10,32 @@ from starlette.responses import HTMLResponse, Response
 
 from dateline import render, urls
 from dateline.errors import BadRequest, NotFound
-from dateline.model import Blog, PostStatus
+from dateline.model import Blog, Post, PostStatus
 from dateline.payloads import post_json
+from dateline.store.sql import decode_cursor
 from dateline.web import metadata
+from dateline.web.cache import cached
 from dateline.web.views import blog_view, post_view
+
+HTML = "text/html; charset=utf-8"
 
 
 def _render(request: Request, template: str, **context: object) -> HTMLResponse:
-    html = request.app.state.templates.get_template(template).render(**context)
-    return HTMLResponse(html)
+    return HTMLResponse(_html(request, template, **context))
+
+
+def _html(request: Request, template: str, **context: object) -> bytes:
+    return str(request.app.state.templates.get_template(template).render(**context)).encode()
+
+
+async def _cached(
+    request: Request,
+    blog: Blog,
+    key: tuple[str, ...],
+    render: Callable[[], Awaitable[bytes]],
+    media_type: str = HTML,
+) -> Response:
+    return await cached(request, blog, key, render, media_type)
 
 
 async def index(request: Request) -> Response:
@@ -31,12 +49,21 @@ async def blog_page(request: Request) -> Response:
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
+    cursor = request.query_params.get("cursor") or None
+    if cursor:
+        decode_cursor(cursor)  # a bad cursor is the reader's error, not a page to cache
+
+    async def page() -> bytes:
+        return await _blog_page(request, blog, sort, cursor)
+
+    return await _cached(request, blog, ("page", sort, cursor or ""), page)
+
+
+async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None) -> bytes:
+    state = request.app.state
     newest_first = sort == "newest"
     posts, next_cursor = await state.store.list_posts(
-        blog,
-        newest_first=newest_first,
-        limit=state.settings.page_size,
-        cursor=request.query_params.get("cursor") or None,
+        blog, newest_first=newest_first, limit=state.settings.page_size, cursor=cursor
     )
     views = [post_json(p) for p in posts]
     origin = _origin(request)
@@ -44,7 +71,7 @@ async def blog_page(request: Request) -> Response:
     flagged = [post_view(post_json(p), blog) for p in await state.store.flagged_posts(blog)]
     query = {} if newest_first else {"sort": "oldest"}
     next_url = urls.blog_path(blog.slug, **query, cursor=next_cursor) if next_cursor else None
-    return _render(
+    return _html(
         request,
         "blog.html",
         b=blog_view(blog),
@@ -59,7 +86,7 @@ async def blog_page(request: Request) -> Response:
         oldest_url=urls.blog_path(blog.slug, sort="oldest"),
         next_url=next_url,
         # Live updates belong to the first page; later pages are history.
-        live=not request.query_params.get("cursor"),
+        live=not cursor,
     )
 
 
@@ -69,6 +96,14 @@ async def post_page(request: Request) -> Response:
     post = await state.store.get_post(blog, request.path_params["post_id"])
     if post.status is not PostStatus.PUBLISHED:
         raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
+
+    async def page() -> bytes:
+        return _post_page(request, blog, post)
+
+    return await _cached(request, blog, ("post", post.id), page)
+
+
+def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
     data = post_json(post)
     origin = _origin(request)
     url = origin + data["url"]
@@ -77,7 +112,7 @@ async def post_page(request: Request) -> Response:
         image = origin + image
     posting = {"@context": "https://schema.org", **metadata.blog_posting(data, blog, origin)}
     posting["isPartOf"] = {"@type": "LiveBlogPosting", "url": origin + urls.blog_path(blog.slug)}
-    return _render(
+    return _html(
         request,
         "post.html",
         b=blog_view(blog),
@@ -94,20 +129,33 @@ async def embed(request: Request) -> Response:
     """A minimal live page for an iframe on another site (see docs/embedding.md)."""
     state = request.app.state
     blog = await state.store.get_blog(request.path_params["slug"])
-    posts, _ = await state.store.list_posts(blog, limit=state.settings.page_size)
-    return _render(
-        request,
-        "embed.html",
-        b=blog_view(blog),
-        posts=[post_view(post_json(p), blog) for p in posts],
-        canonical=_origin(request) + urls.blog_path(blog.slug),
-    )
+
+    async def page() -> bytes:
+        posts, _ = await state.store.list_posts(blog, limit=state.settings.page_size)
+        return _html(
+            request,
+            "embed.html",
+            b=blog_view(blog),
+            posts=[post_view(post_json(p), blog) for p in posts],
+            canonical=_origin(request) + urls.blog_path(blog.slug),
+        )
+
+    return await _cached(request, blog, ("embed",), page)
 
 
 async def feed(request: Request) -> Response:
     """Atom (RFC 4287): the newest posts; an edited post's entry carries its new <updated>."""
     state = request.app.state
     blog = await state.store.get_blog(request.path_params["slug"])
+
+    async def page() -> bytes:
+        return await _feed(request, blog)
+
+    return await _cached(request, blog, ("feed",), page, "application/atom+xml; charset=utf-8")
+
+
+async def _feed(request: Request, blog: Blog) -> bytes:
+    state = request.app.state
     posts, _ = await state.store.list_posts(blog, limit=50)
     origin = _origin(request)
     template = state.templates.get_template("_post.html")
@@ -128,7 +176,7 @@ async def feed(request: Request) -> Response:
         blog_url=origin + urls.blog_path(blog.slug),
         feed_url=origin + urls.feed_path(blog.slug),
     )
-    return Response(xml, media_type="application/atom+xml; charset=utf-8")
+    return str(xml).encode()
 
 
 def _origin(request: Request) -> str:

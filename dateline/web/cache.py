@@ -1,0 +1,101 @@
+"""The read path's cache: each rendered page or JSON answer is kept per blog seq.
+
+A blog's content changes only with an event, so `(what, blog, last_seq)` names one exact version:
+invalidation is exact, the strong ETag is free, and the gzip and brotli encodings are made once
+per version instead of once per request. A CDN or nginx cache in front may serve the answers for a
+few seconds (Cache-Control below); a reader who gets a slightly stale page misses nothing, because
+the page carries the seq it was rendered at and its live stream resumes from there."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import brotli
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dateline.model import Blog
+
+# Shared caches may keep an answer this long, and serve it stale while fetching a fresh one.
+CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+_MIN_COMPRESS = 512
+
+
+@dataclass(frozen=True)
+class Entry:
+    body: bytes
+    gzip: bytes | None
+    brotli: bytes | None
+    etag: str
+    media_type: str
+
+
+class RenderCache:
+    def __init__(self, build: str, size: int = 512) -> None:
+        self._build = build  # changes with the code and the static files
+        self._entries: OrderedDict[tuple[str, ...], Entry] = OrderedDict()
+        self._size = size
+        self.hits = 0
+        self.misses = 0
+
+    async def respond(
+        self,
+        request: Request,
+        key: tuple[str, ...],
+        render: Callable[[], Awaitable[bytes]],
+        media_type: str,
+    ) -> Response:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            entry = _entry(await render(), media_type, key, self._build)
+            self._entries[key] = entry
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        else:
+            self.hits += 1
+            self._entries.move_to_end(key)
+        headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+        if entry.etag in _etags(request.headers.get("if-none-match", "")):
+            return Response(status_code=304, headers=headers)
+        accepted = request.headers.get("accept-encoding", "")
+        body = entry.body
+        if entry.brotli is not None and "br" in accepted:
+            body, headers["Content-Encoding"] = entry.brotli, "br"
+        elif entry.gzip is not None and "gzip" in accepted:
+            body, headers["Content-Encoding"] = entry.gzip, "gzip"
+        return Response(body, media_type=media_type, headers=headers)
+
+
+async def cached(
+    request: Request,
+    blog: Blog,
+    key: tuple[str, ...],
+    render: Callable[[], Awaitable[bytes]],
+    media_type: str,
+) -> Response:
+    """Serve one version of something a blog shows: built once per (what, blog seq, host)."""
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    full_key = (*key, blog.slug, str(blog.last_seq), origin)
+    cache: RenderCache = request.app.state.render_cache
+    return await cache.respond(request, full_key, render, media_type)
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _entry(body: bytes, media_type: str, key: tuple[str, ...], build: str) -> Entry:
+    digest = hashlib.sha256("\0".join((build, *key)).encode() + body).hexdigest()[:20]
+    small = len(body) < _MIN_COMPRESS
+    return Entry(
+        body=body,
+        gzip=None if small else gzip.compress(body, 6),
+        brotli=None if small else brotli.compress(body, quality=5),
+        etag=f'"{digest}"',
+        media_type=media_type,
+    )
