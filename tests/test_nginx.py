@@ -1,0 +1,96 @@
+"""The nginx configuration we ship (deploy/nginx.conf), run for real in front of Dateline."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import sse
+from tests.conftest import Running
+from tests.servers import free_port
+
+CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SLUG = "xi-putin-moscow"
+
+
+@pytest.fixture
+async def nginx(seeded: Running, tmp_path: Path) -> AsyncIterator[str]:
+    port = free_port()
+    upstream = seeded.base_url.removeprefix("http://")
+    site = CONF.read_text()
+    site = site.replace(
+        "    server 127.0.0.1:8001;\n    server 127.0.0.1:8002;\n", f"    server {upstream};\n"
+    )
+    site = site.replace("/var/cache/nginx/dateline", str(tmp_path / "cache"))
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    assert str(port) in site and upstream in site
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"""user root;
+worker_processes 1;
+daemon off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    include {tmp_path}/site.conf;
+}}
+"""
+    )
+    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")])
+    base = f"http://127.0.0.1:{port}"
+    # The Dateline under test runs in this event loop: wait without blocking it.
+    async with httpx.AsyncClient() as c:
+        for _ in range(100):
+            try:
+                await c.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+async def test_nginx_caches_pages_and_revalidates_them(seeded: Running, nginx: str) -> None:
+    async with httpx.AsyncClient(base_url=nginx) as c:
+        first = await c.get(f"/{SLUG}")
+        second = await c.get(f"/{SLUG}")
+        assert first.status_code == second.status_code == 200
+        assert first.headers["x-cache-status"] == "MISS"
+        assert second.headers["x-cache-status"] == "HIT"
+        assert second.text == first.text and "7:28 p.m. ET, March 20, 2023" in second.text
+        r = await c.post(
+            f"/api/v1/blogs/{SLUG}/posts",
+            json={"headline": "Through the proxy"},
+            headers={"Authorization": f"Bearer {seeded.token}"},
+        )
+        assert r.status_code == 201
+        # An authenticated read (a newsroom view of drafts) never comes from the shared cache.
+        r = await c.get(
+            f"/api/v1/blogs/{SLUG}/posts/{r.json()['id']}",
+            headers={"Authorization": f"Bearer {seeded.token}"},
+        )
+        assert r.status_code == 200 and r.headers["x-cache-status"] == "BYPASS"
+
+
+async def test_live_streams_pass_through_nginx_unbuffered(seeded: Running, nginx: str) -> None:
+    async with sse.connect(nginx, f"/{SLUG}/live?after=9") as reader:
+        assert reader.status == 200
+        async with seeded.client(seeded.token) as c:
+            started = time.monotonic()
+            await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "Via nginx"})
+        frame = await reader.next_event(timeout=2)
+        assert time.monotonic() - started < 1.0
+    assert frame.id == 10 and frame.data and frame.data["post"]["headline"] == "Via nginx"
