@@ -170,6 +170,7 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level="info",
+        access_log=False,  # per-request log lines cost a third of the throughput; nginx logs
         # Live streams never finish on their own; give them a moment, then close them.
         timeout_graceful_shutdown=3,
         proxy_headers=True,

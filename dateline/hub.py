@@ -66,6 +66,9 @@ class Hub:
         self._queue_size = queue_size
         self._heartbeat_seconds = heartbeat_seconds
         self._blogs: dict[int, _BlogState] = {}
+        # The newest seq heard of per blog, readers or not: lets the read path trust a
+        # recently fetched blog header without asking the store again.
+        self.heard: dict[int, int] = {}
         self._timer: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._bus_healthy = bus_healthy
@@ -109,8 +112,14 @@ class Hub:
         if not state.readers and not state.lock.locked():
             del self._blogs[sub.blog_id]
 
+    def hear(self, blog_id: int, seq: int) -> None:
+        """Note that `blog_id` has reached `seq` (called at once by this node's own writes)."""
+        if seq > self.heard.get(blog_id, 0):
+            self.heard[blog_id] = seq
+
     async def notify(self, blog_id: int, seq: int) -> None:
         """The bus says `blog_id` is at `seq`: fetch what this node lacks, encode, fan out."""
+        self.hear(blog_id, seq)
         state = self._blogs.get(blog_id)
         if state is None or not state.readers:
             return  # nobody here reads this blog; readers who come later start from the store

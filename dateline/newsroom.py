@@ -5,6 +5,7 @@ one transaction) and only then tells the bus, so an event is never announced bef
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from dateline import render
@@ -42,12 +43,18 @@ def _media(items: list[MediaIn]) -> list[Media]:
 
 
 class Newsroom:
-    def __init__(self, store: Store, bus: Bus) -> None:
+    def __init__(
+        self, store: Store, bus: Bus, on_commit: Callable[[int, int], None] | None = None
+    ) -> None:
         self.store = store
         self.bus = bus
+        # Told synchronously of each commit, so this node's next read already knows of it.
+        self.on_commit = on_commit
 
     async def _announce(self, event: Event | None) -> None:
         if event is not None:
+            if self.on_commit is not None:
+                self.on_commit(event.blog_id, event.seq)
             await self.bus.publish(event.blog_id, event.seq)
 
     # -- permissions -----------------------------------------------------------------------

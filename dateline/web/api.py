@@ -32,7 +32,7 @@ def _limit(request: Request, default: int) -> int:
 
 
 async def get_blog(request: Request) -> Response:
-    blog = await request.app.state.store.get_blog(request.path_params["slug"])
+    blog = await request.app.state.blogs.get(request.path_params["slug"])
     origin = f"{request.url.scheme}://{request.url.netloc}"
 
     async def body() -> bytes:
@@ -52,7 +52,7 @@ def embed_snippet(origin: str, slug: str) -> str:
 
 async def list_posts(request: Request) -> Response:
     state = request.app.state
-    blog = await state.store.get_blog(request.path_params["slug"])
+    blog = await state.blogs.get(request.path_params["slug"])
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")

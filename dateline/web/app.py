@@ -28,7 +28,7 @@ from dateline.hub import Hub
 from dateline.newsroom import Newsroom
 from dateline.store import open_store
 from dateline.web import api, errors, live, openapi, pages
-from dateline.web.cache import RenderCache
+from dateline.web.cache import BlogHeaders, RenderCache
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.bus = bus
         app.state.hub = hub
         app.state.encoder = encoder
-        app.state.newsroom = Newsroom(store, bus)
+        app.state.blogs = BlogHeaders(store, hub.heard)
+        app.state.newsroom = Newsroom(store, bus, on_commit=hub.hear)
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dateline.model import Blog
+from dateline.store import Store
 
 # Shared caches may keep an answer this long, and serve it stale while fetching a fresh one.
 CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
@@ -83,6 +85,34 @@ async def cached(
     full_key = (*key, blog.slug, str(blog.last_seq), origin)
     cache: RenderCache = request.app.state.render_cache
     return await cache.respond(request, full_key, render, media_type)
+
+
+class BlogHeaders:
+    """Blog rows by slug for the read path, reused for up to `max_age` seconds unless the hub
+    has heard of a newer seq. Every request for a page needs the blog's last seq (the cache
+    key); this spares the store that query on all but about one request per blog per second.
+    A page may thus lag an event by at most `max_age` — less than the Cache-Control that
+    shared caches are allowed anyway, and the page's live stream replays whatever it lacks."""
+
+    def __init__(self, store: Store, heard: dict[int, int], max_age: float = 1.0) -> None:
+        self._store = store
+        self._heard = heard
+        self._max_age = max_age
+        self._rows: dict[str, tuple[float, Blog]] = {}
+
+    async def get(self, slug: str) -> Blog:
+        now = time.monotonic()
+        hit = self._rows.get(slug)
+        if hit is not None:
+            fetched, blog = hit
+            assert blog.id is not None
+            if now - fetched < self._max_age and self._heard.get(blog.id, 0) <= blog.last_seq:
+                return blog
+        blog = await self._store.get_blog(slug)
+        self._rows[slug] = (now, blog)
+        if len(self._rows) > 10_000:
+            self._rows.clear()
+        return blog
 
 
 def _etags(header: str) -> set[str]:

@@ -140,7 +140,7 @@ async def _stream(
 async def events_delta(request: Request) -> Response:
     """`GET /api/v1/blogs/{slug}/events?after=N` → `{"events": [...], "last_seq": N}`."""
     state = request.app.state
-    blog = await state.store.get_blog(request.path_params["slug"])
+    blog = await state.blogs.get(request.path_params["slug"])
     after = resume_point(request)
     try:
         limit = min(max(int(request.query_params.get("limit", "500")), 1), 1000)

@@ -45,7 +45,7 @@ async def index(request: Request) -> Response:
 
 async def blog_page(request: Request) -> Response:
     state = request.app.state
-    blog = await state.store.get_blog(request.path_params["slug"])
+    blog = await state.blogs.get(request.path_params["slug"])
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
@@ -128,7 +128,7 @@ def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
 async def embed(request: Request) -> Response:
     """A minimal live page for an iframe on another site (see docs/embedding.md)."""
     state = request.app.state
-    blog = await state.store.get_blog(request.path_params["slug"])
+    blog = await state.blogs.get(request.path_params["slug"])
 
     async def page() -> bytes:
         posts, _ = await state.store.list_posts(blog, limit=state.settings.page_size)
@@ -146,7 +146,7 @@ async def embed(request: Request) -> Response:
 async def feed(request: Request) -> Response:
     """Atom (RFC 4287): the newest posts; an edited post's entry carries its new <updated>."""
     state = request.app.state
-    blog = await state.store.get_blog(request.path_params["slug"])
+    blog = await state.blogs.get(request.path_params["slug"])
 
     async def page() -> bytes:
         return await _feed(request, blog)

@@ -1,0 +1,129 @@
+"""Read throughput: the seed blog's page, events delta and Atom feed from `dateline serve`, against
+nginx serving the very same bytes as static files, in the same run, with wrk.
+
+    ./run bench read [--duration 10] [--connections 50] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency import SEED, SLUG, cli, free_port
+
+ENDPOINTS = {
+    "page": f"/{SLUG}",
+    "events": f"/api/v1/blogs/{SLUG}/events?after=0",
+    "feed": f"/{SLUG}/feed.atom",
+}
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
+    """(requests/s, p99 ms) from one wrk run."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, p99
+
+
+def wait_up(url: str) -> None:
+    for _ in range(200):
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="dateline-read-"))
+    db = str(tmp / "read.db")
+    cli("import", str(SEED), "--slug", SLUG, db=db)
+    port, nginx_port = free_port(), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    nginx = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_up(f"{base}/healthz")
+        root = tmp / "static"
+        root.mkdir()
+        types = []
+        for name, path in ENDPOINTS.items():
+            r = httpx.get(base + path)
+            (root / name).write_bytes(r.content)
+            types.append((name, r.headers["content-type"]))
+        locations = "\n".join(
+            f'location = /{name} {{ default_type "{ctype}"; }}' for name, ctype in types
+        )
+        (tmp / "nginx.conf").write_text(
+            f"""worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush off;
+    tcp_nodelay on;
+    server {{
+        listen 127.0.0.1:{nginx_port};
+        root {root};
+        {locations}
+    }}
+}}
+"""
+        )
+        nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf")])
+        wait_up(f"http://127.0.0.1:{nginx_port}/page")
+        results: dict[str, dict[str, float]] = {}
+        for name, path in ENDPOINTS.items():
+            rps, p99 = wrk(base + path, args.duration, args.connections)
+            nginx_rps, nginx_p99 = wrk(
+                f"http://127.0.0.1:{nginx_port}/{name}", args.duration, args.connections
+            )
+            results[name] = {
+                "rps": round(rps),
+                "p99_ms": round(p99, 2),
+                "nginx_rps": round(nginx_rps),
+                "nginx_p99_ms": round(nginx_p99, 2),
+                "ratio": round(rps / nginx_rps, 3),
+            }
+            print(f"{name:>8}  dateline {rps:9.0f} req/s p99 {p99:7.2f} ms   "
+                  f"nginx {nginx_rps:9.0f} req/s p99 {nginx_p99:7.2f} ms   "
+                  f"ratio {rps / nginx_rps:.3f}")  # fmt: skip
+    finally:
+        server.terminate()
+        if nginx:
+            nginx.terminate()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
