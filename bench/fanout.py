@@ -1,0 +1,283 @@
+"""Fan-out: N live readers, M posts; publish → deliver latency for every (reader, post) pair.
+
+Starts `dateline serve` (SQLite, in-process bus) with the seed blog, opens N SSE connections from
+separate client processes, publishes M posts through the API at a steady rate and records when
+each post reaches each reader. In the same run, the same load against nginx with the nchan push
+module (Debian libnginx-mod-nchan, EventSource subscribers, the same payload bytes published to
+its HTTP publisher endpoint) gives the reference. Deliveries are counted on the client side.
+
+    ./run bench fanout --readers 2000 --posts 20 [--clients 4] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency import SEED, SLUG, cli, free_port, pct
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+MARK = re.compile(rb"bench-(\d+)-")
+
+
+def raise_file_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def client_process(host: str, port: int, path: str, count: int, index: int,
+                   conn: Any) -> None:  # fmt: skip
+    """One load-client process: `count` SSE readers; reports arrival times at the end."""
+    raise_file_limit()
+
+    async def main() -> None:
+        ready = [0]
+        per_reader: list[dict[int, float]] = []
+        tasks = []
+
+        async def one(i: int) -> None:
+            source = f"127.0.{index + 1}.{i % 250 + 1}"  # spread source ports over addresses
+            mine: dict[int, float] = {}
+            per_reader.append(mine)
+            reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+            writer.write(
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Accept: text/event-stream\r\n\r\n".encode()
+            )
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")
+            ready[0] += 1
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                if line.startswith(b"data:"):
+                    found = MARK.search(line)
+                    if found:
+                        mine[int(found.group(1))] = time.monotonic()
+
+        for i in range(count):
+            tasks.append(asyncio.create_task(one(i)))
+            if i % 200 == 199:
+                await asyncio.sleep(0.05)  # don't overflow the server's accept backlog
+        while ready[0] < count:
+            await asyncio.sleep(0.05)
+            if any(t.done() and t.exception() for t in tasks):
+                raise next(t.exception() for t in tasks if t.done() and t.exception())  # type: ignore[misc]
+        conn.send(("ready", count))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # wait for "stop"
+        conn.send(("arrivals", per_reader))
+        for t in tasks:
+            t.cancel()
+
+    asyncio.run(main())
+
+
+def run_load(
+    host: str, port: int, path: str, readers: int, clients: int,
+    publish: Any, posts: int, rate: float,
+) -> tuple[list[float], int, dict[int, float]]:  # fmt: skip
+    """Connect the readers, publish, and return (latencies ms, delivered count, sent times)."""
+    ctx = mp.get_context("fork")
+    pipes, procs = [], []
+    share = [readers // clients + (1 if i < readers % clients else 0) for i in range(clients)]
+    for index, count in enumerate(share):
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=client_process, args=(host, port, path, count, index, child))
+        proc.start()
+        pipes.append(parent)
+        procs.append(proc)
+    for pipe in pipes:
+        kind, _ = pipe.recv()
+        assert kind == "ready"
+    time.sleep(1.0)
+    sent: dict[int, float] = {}
+    for i in range(posts):
+        sent[i] = time.monotonic()
+        publish(i)
+        time.sleep(1 / rate)
+    time.sleep(3.0)  # let the last deliveries land
+    latencies: list[float] = []
+    delivered = 0
+    for pipe in pipes:
+        pipe.send("stop")
+        _, per_reader = pipe.recv()
+        for mine in per_reader:
+            for i, at in mine.items():
+                if i in sent:
+                    delivered += 1
+                    latencies.append((at - sent[i]) * 1000)
+    for proc in procs:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+    return latencies, delivered, sent
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += int(status.split("VmRSS:")[1].split()[0])
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def wait_up(url: str) -> None:
+    for _ in range(300):
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise SystemExit(f"{url} did not come up")
+
+
+def body(i: int) -> str:
+    # The same bytes go to both servers; the marker identifies the post on arrival.
+    return f"bench-{i}- Wagner chief claims his forces control 70% of Bakhmut. " + "x" * 200
+
+
+def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    db = str(tmp / "fanout.db")
+    cli("import", str(SEED), "--slug", SLUG, db=db)
+    token = cli(
+        "user", "create", "bench@example.org", "--name", "Bench", "--role", "editor",
+        "--blog", SLUG, "--token", db=db,
+    ).strip().splitlines()[-1]  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=raise_file_limit,
+    )  # fmt: skip
+    try:
+        wait_up(f"http://127.0.0.1:{port}/healthz")
+        idle = rss_mb(server.pid)
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+        )
+
+        def publish(i: int) -> None:
+            r = client.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": body(i)})
+            r.raise_for_status()
+
+        latencies, delivered, _ = run_load(
+            "127.0.0.1", port, f"/{SLUG}/live?after=9", args.readers, args.clients,
+            publish, args.posts, args.rate,
+        )  # fmt: skip
+        rss = rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(10)
+    return {"latencies": latencies, "delivered": delivered, "rss": rss, "idle": idle}
+
+
+def bench_nchan(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    port = free_port()
+    conf = tmp / "nchan.conf"
+    conf.write_text(
+        f"""load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+worker_processes 1;
+daemon off;
+pid {tmp}/nchan.pid;
+error_log {tmp}/nchan-error.log warn;
+worker_rlimit_nofile 20000;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+    tcp_nopush off;
+    tcp_nodelay on;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location = /pub {{ nchan_publisher; nchan_channel_id blog; }}
+        location = /sub {{ nchan_subscriber eventsource; nchan_channel_id blog;
+                           nchan_subscriber_first_message newest; }}
+    }}
+}}
+"""
+    )
+    nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(conf)], preexec_fn=raise_file_limit)
+    try:
+        time.sleep(0.5)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}")
+        client.post("/pub", content=b"warm-up")
+
+        def publish(i: int) -> None:
+            payload = json.dumps({"type": "post.published", "post": {"headline": body(i)}})
+            client.post("/pub", content=payload.encode()).raise_for_status()
+
+        latencies, delivered, _ = run_load(
+            "127.0.0.1", port, "/sub", args.readers, args.clients, publish, args.posts, args.rate
+        )
+        rss = rss_mb(nginx.pid)
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+    return {"latencies": latencies, "delivered": delivered, "rss": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--readers", type=int, default=2000)
+    parser.add_argument("--posts", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=2.0, help="posts per second")
+    parser.add_argument("--clients", type=int, default=2, help="load-client processes")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    raise_file_limit()
+    tmp = Path(tempfile.mkdtemp(prefix="dateline-fanout-"))
+    d = bench_dateline(args, tmp)
+    n = bench_nchan(args, tmp)
+    expected = args.readers * args.posts
+    lat, ref = d["latencies"], n["latencies"]
+    result = {
+        "readers": args.readers,
+        "posts": args.posts,
+        "delivered_ratio": round(d["delivered"] / expected, 4),
+        "p50_ms": round(pct(lat, 0.50), 1),
+        "p95_ms": round(pct(lat, 0.95), 1),
+        "p99_ms": round(pct(lat, 0.99), 1),
+        "max_ms": round(max(lat), 1),
+        "rss_mb_per_1000": round(d["rss"] / args.readers * 1000, 1),
+        "nchan_delivered_ratio": round(n["delivered"] / expected, 4),
+        "nchan_p50_ms": round(pct(ref, 0.50), 1),
+        "nchan_p99_ms": round(pct(ref, 0.99), 1),
+        "nchan_rss_mb_per_1000": round(n["rss"] / args.readers * 1000, 1),
+        "ratio_p50": round(pct(lat, 0.50) / max(pct(ref, 0.50), 0.001), 1),
+        "ratio_p99": round(pct(lat, 0.99) / max(pct(ref, 0.99), 0.001), 1),
+        "mean_ms": round(statistics.fmean(lat), 1),
+        "cpus": os.cpu_count(),
+    }
+    for key, value in result.items():
+        print(f"{key:>22}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
