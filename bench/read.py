@@ -1,5 +1,6 @@
-"""Read throughput: the seed blog's page, events delta and Atom feed from `dateline serve`, against
-nginx serving the very same bytes as static files, in the same run, with wrk.
+"""Read throughput: the seed blog's page, events delta and Atom feed from `dateline serve`, and
+through the shipped nginx cache in front of it (deploy/nginx.conf), against nginx serving the very
+same bytes as static files, in the same run, with wrk.
 
     ./run bench read [--duration 10] [--connections 50] [--json results.json]
 """
@@ -51,6 +52,34 @@ def wait_up(url: str) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def start_proxy(tmp: Path, upstream_port: int, port: int) -> subprocess.Popen[bytes]:
+    """nginx with the shipped deploy/nginx.conf in front of the Dateline node."""
+    site = (Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf").read_text()
+    site = site.replace(
+        "    server 127.0.0.1:8001;\n    server 127.0.0.1:8002;\n",
+        f"    server 127.0.0.1:{upstream_port};\n",
+    )
+    site = site.replace("/var/cache/nginx/dateline", str(tmp / "proxy-cache"))
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    (tmp / "proxy-site.conf").write_text(site)
+    (tmp / "proxy.conf").write_text(
+        f"""user root;
+worker_processes 1;
+daemon off;
+pid {tmp}/proxy.pid;
+error_log {tmp}/proxy-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/proxy-body;
+    proxy_temp_path {tmp}/proxy-temp;
+    include {tmp}/proxy-site.conf;
+}}
+"""
+    )
+    return subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "proxy.conf")])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -61,12 +90,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="dateline-read-"))
     db = str(tmp / "read.db")
     cli("import", str(SEED), "--slug", SLUG, db=db)
-    port, nginx_port = free_port(), free_port()
+    port, nginx_port, proxy_port = free_port(), free_port(), free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    nginx = None
+    nginx = proxy = None
     try:
         base = f"http://127.0.0.1:{port}"
         wait_up(f"{base}/healthz")
@@ -101,11 +130,16 @@ http {{
         )
         nginx = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf")])
         wait_up(f"http://127.0.0.1:{nginx_port}/page")
+        proxy = start_proxy(tmp, port, proxy_port)
+        wait_up(f"http://127.0.0.1:{proxy_port}/healthz")
         results: dict[str, dict[str, float]] = {}
         for name, path in ENDPOINTS.items():
             rps, p99 = wrk(base + path, args.duration, args.connections)
             nginx_rps, nginx_p99 = wrk(
                 f"http://127.0.0.1:{nginx_port}/{name}", args.duration, args.connections
+            )
+            cached_rps, cached_p99 = wrk(
+                f"http://127.0.0.1:{proxy_port}{path}", args.duration, args.connections
             )
             results[name] = {
                 "rps": round(rps),
@@ -113,14 +147,19 @@ http {{
                 "nginx_rps": round(nginx_rps),
                 "nginx_p99_ms": round(nginx_p99, 2),
                 "ratio": round(rps / nginx_rps, 3),
+                "cached_rps": round(cached_rps),
+                "cached_p99_ms": round(cached_p99, 2),
+                "cached_ratio": round(cached_rps / nginx_rps, 3),
             }
-            print(f"{name:>8}  dateline {rps:9.0f} req/s p99 {p99:7.2f} ms   "
-                  f"nginx {nginx_rps:9.0f} req/s p99 {nginx_p99:7.2f} ms   "
-                  f"ratio {rps / nginx_rps:.3f}")  # fmt: skip
+            print(f"{name:>8}  dateline {rps:7.0f} req/s p99 {p99:6.1f} ms | "
+                  f"behind nginx cache {cached_rps:7.0f} req/s p99 {cached_p99:6.1f} ms | "
+                  f"nginx static {nginx_rps:7.0f} req/s p99 {nginx_p99:6.1f} ms | "
+                  f"ratios {rps / nginx_rps:.3f} / {cached_rps / nginx_rps:.3f}")  # fmt: skip
     finally:
         server.terminate()
-        if nginx:
-            nginx.terminate()
+        for proc in (nginx, proxy):
+            if proc:
+                proc.terminate()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 
