@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,15 +40,15 @@ def _cli(*args: str, db: str) -> str:
 
 
 class Node:
-    def __init__(self, db: str, bus: str, log: Path) -> None:
+    def __init__(self, db: str, bus: str, log: Path, *extra: str) -> None:
         self.port = free_port()
         self.log = log.open("wb")
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("DATELINE_")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--bus", bus,
-             "--port", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+             "--port", str(self.port), *extra],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
         for _ in range(300):
             try:
@@ -59,7 +60,8 @@ class Node:
         raise AssertionError("node did not start")
 
     def stop(self) -> None:
-        self.proc.kill()
+        # The whole process group: with --workers, uvicorn's workers are children.
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         self.log.close()
 
@@ -127,3 +129,24 @@ async def test_redis_stopping_and_returning_loses_nothing(
             assert await reader.nothing_more(0.5)
         finally:
             restarted.stop()
+
+
+async def test_several_workers_on_one_port_share_events_through_redis(
+    postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    db = postgres.create_database(f"workers{os.getpid()}_{free_port()}")
+    _cli("import", str(SEED), "--slug", SLUG, db=db)
+    token = _cli(
+        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", SLUG,
+        "--token", db=db,
+    ).strip().splitlines()[-1]  # fmt: skip
+    node = Node(db, redis_server.url, tmp_path / "workers.log", "--workers", "2")
+    try:
+        await asyncio.sleep(1.5)  # both workers up and subscribed
+        async with sse.connect(node.base, f"/{SLUG}/live?after=9") as reader:
+            # Whichever worker takes each write, the reader's worker hears of it.
+            seqs = [await _publish(node, token, f"Worker post {i}") for i in range(6)]
+            frames = await reader.events(6, timeout=5)
+        assert [f.id for f in frames] == seqs == list(range(10, 16))
+    finally:
+        node.stop()
