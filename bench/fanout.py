@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from latency import SEED, SLUG, cli, free_port, pct
+from common import SLUG, free_port, pct, seeded_database, serve
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MARK = re.compile(rb"bench-(\d+)-")
@@ -148,39 +148,18 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def wait_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not come up")
-
-
 def body(i: int) -> str:
     # The same bytes go to both servers; the marker identifies the post on arrival.
     return f"bench-{i}- Wagner chief claims his forces control 70% of Bakhmut. " + "x" * 200
 
 
 def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    db = str(tmp / "fanout.db")
-    cli("import", str(SEED), "--slug", SLUG, db=db)
-    token = cli(
-        "user", "create", "bench@example.org", "--name", "Bench", "--role", "editor",
-        "--blog", SLUG, "--token", db=db,
-    ).strip().splitlines()[-1]  # fmt: skip
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=raise_file_limit,
-    )  # fmt: skip
+    _, db, token = seeded_database("fanout")
+    server, base = serve(db, preexec=raise_file_limit)
+    port = int(base.rsplit(":", 1)[1])
     try:
-        wait_up(f"http://127.0.0.1:{port}/healthz")
         idle = rss_mb(server.pid)
-        client = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
-        )
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
 
         def publish(i: int) -> None:
             r = client.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": body(i)})

@@ -16,38 +16,15 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "dateline" / "demo" / "cnn-2023-03-20-xi-putin-moscow.txt"
-SLUG = "xi-putin-moscow"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cli(*args: str, db: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "dateline.cli", *args, "--db", db],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return out.stdout
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SLUG, pct, seeded_database, serve
 
 
 async def reader(base: str, arrivals: dict[str, list[float]], ready: asyncio.Event,
@@ -67,27 +44,9 @@ async def reader(base: str, arrivals: dict[str, list[float]], ready: asyncio.Eve
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix="dateline-bench-"))
-    db = str(tmp / "bench.db")
-    cli("import", str(SEED), "--slug", SLUG, db=db)
-    token = cli(
-        "user", "create", "bench@example.org", "--name", "Bench", "--role", "editor",
-        "--blog", SLUG, "--token", db=db,
-    ).strip().splitlines()[-1]  # fmt: skip
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    _, db, token = seeded_database("latency")
+    server, base = serve(db)
     try:
-        async with httpx.AsyncClient(base_url=base) as probe:
-            for _ in range(200):
-                try:
-                    await probe.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
         arrivals: dict[str, list[float]] = {}
         ready, counter = asyncio.Event(), [0]
         tasks = [

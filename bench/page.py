@@ -24,7 +24,7 @@ import httpx
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from latency import SEED, SLUG, cli, free_port
+from common import SEED, SLUG, cli, free_port, wait_up
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
@@ -49,18 +49,6 @@ async def first_paints(url: str, runs: int) -> list[float]:
             await context.close()
         await browser.close()
     return times
-
-
-def wait_up(url: str) -> None:
-    for _ in range(200):
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            import time
-
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not come up")
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:

@@ -14,13 +14,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from latency import SEED, SLUG, cli, free_port
+from common import SEED, SLUG, cli, free_port, wait_up
 
 ENDPOINTS = {
     "page": f"/{SLUG}",
@@ -40,16 +39,6 @@ def wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
     p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     return rps, p99
-
-
-def wait_up(url: str) -> None:
-    for _ in range(200):
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not come up")
 
 
 def start_proxy(tmp: Path, upstream_port: int, port: int) -> subprocess.Popen[bytes]:
