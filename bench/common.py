@@ -60,12 +60,13 @@ def seeded_database(prefix: str) -> tuple[Path, str, str]:
 
 
 def serve(
-    db: str, preexec: Callable[[], None] | None = None
+    db: str, preexec: Callable[[], None] | None = None, bus: str = "memory://"
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`dateline serve` on a free port, up and answering; returns the process and its base URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port),
+         "--bus", bus],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

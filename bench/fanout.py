@@ -6,7 +6,10 @@ each post reaches each reader. In the same run, the same load against nginx with
 module (Debian libnginx-mod-nchan, EventSource subscribers, the same payload bytes published to
 its HTTP publisher endpoint) gives the reference. Deliveries are counted on the client side.
 
-    ./run bench fanout --readers 2000 --posts 20 [--clients 4] [--json results.json]
+    ./run bench fanout --readers 2000 --posts 20 [--clients 4] [--nodes 2] [--json results.json]
+
+With --nodes K, K `dateline serve` processes share the database and a Redis bus; the readers are
+spread over them and posts are written through the first.
 """
 
 from __future__ import annotations
@@ -90,15 +93,17 @@ def client_process(host: str, port: int, path: str, count: int, index: int,
 
 
 def run_load(
-    host: str, port: int, path: str, readers: int, clients: int,
+    host: str, ports: list[int], path: str, readers: int, clients: int,
     publish: Any, posts: int, rate: float,
 ) -> tuple[list[float], int, dict[int, float]]:  # fmt: skip
-    """Connect the readers, publish, and return (latencies ms, delivered count, sent times)."""
+    """Connect the readers (client i to node i mod len(ports)), publish, and return
+    (latencies ms, delivered count, sent times)."""
     ctx = mp.get_context("fork")
     pipes, procs = [], []
     share = [readers // clients + (1 if i < readers % clients else 0) for i in range(clients)]
     for index, count in enumerate(share):
         parent, child = ctx.Pipe()
+        port = ports[index % len(ports)]
         proc = ctx.Process(target=client_process, args=(host, port, path, count, index, child))
         proc.start()
         pipes.append(parent)
@@ -155,24 +160,39 @@ def body(i: int) -> str:
 
 def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     _, db, token = seeded_database("fanout")
-    server, base = serve(db, preexec=raise_file_limit)
-    port = int(base.rsplit(":", 1)[1])
+    redis = None
+    bus = "memory://"
+    if args.nodes > 1:  # several nodes on one SQLite file, told of events through Redis
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        bus = f"redis://127.0.0.1:{redis_port}/0"
+        time.sleep(0.5)
+    nodes = [serve(db, preexec=raise_file_limit, bus=bus) for _ in range(args.nodes)]
+    ports = [int(base.rsplit(":", 1)[1]) for _, base in nodes]
+    time.sleep(1.5 if redis else 0)  # nodes subscribe
     try:
-        idle = rss_mb(server.pid)
-        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+        idle = sum(rss_mb(server.pid) for server, _ in nodes)
+        client = httpx.Client(base_url=nodes[0][1], headers={"Authorization": f"Bearer {token}"})
 
         def publish(i: int) -> None:
             r = client.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": body(i)})
             r.raise_for_status()
 
         latencies, delivered, _ = run_load(
-            "127.0.0.1", port, f"/{SLUG}/live?after=9", args.readers, args.clients,
+            "127.0.0.1", ports, f"/{SLUG}/live?after=9", args.readers, args.clients,
             publish, args.posts, args.rate,
         )  # fmt: skip
-        rss = rss_mb(server.pid)
+        rss = sum(rss_mb(server.pid) for server, _ in nodes)
     finally:
-        server.terminate()
-        server.wait(10)
+        for server, _ in nodes:
+            server.terminate()
+            server.wait(10)
+        if redis:
+            redis.terminate()
     return {"latencies": latencies, "delivered": delivered, "rss": rss, "idle": idle}
 
 
@@ -211,7 +231,7 @@ http {{
             client.post("/pub", content=payload.encode()).raise_for_status()
 
         latencies, delivered, _ = run_load(
-            "127.0.0.1", port, "/sub", args.readers, args.clients, publish, args.posts, args.rate
+            "127.0.0.1", [port], "/sub", args.readers, args.clients, publish, args.posts, args.rate
         )
         rss = rss_mb(nginx.pid)
     finally:
@@ -226,6 +246,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=20)
     parser.add_argument("--rate", type=float, default=2.0, help="posts per second")
     parser.add_argument("--clients", type=int, default=2, help="load-client processes")
+    parser.add_argument("--nodes", type=int, default=1, help="Dateline nodes (>1: Redis bus)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     raise_file_limit()
@@ -237,6 +258,7 @@ def main() -> None:
     result = {
         "readers": args.readers,
         "posts": args.posts,
+        "nodes": args.nodes,
         "delivered_ratio": round(d["delivered"] / expected, 4),
         "p50_ms": round(pct(lat, 0.50), 1),
         "p95_ms": round(pct(lat, 0.95), 1),
