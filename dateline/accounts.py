@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dateline.errors import Invalid
+from dateline.errors import Invalid, TooManyRequests, Unauthorized
 from dateline.model import Role, User
 from dateline.store import Store
 
@@ -87,3 +88,57 @@ async def user_for_token(store: Store, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     return await store.user_for_token(token_hash(token))
+
+
+# -- console sign-in ---------------------------------------------------------------------------
+
+# Five wrong passwords for one account in a quarter of an hour lock that account's sign-in for the
+# rest of the quarter; fifty from one address lock the address (a slow guesser across accounts).
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 50
+SESSION_LIFETIME = timedelta(days=7)
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("an unusable password, only ever compared against")
+
+
+def session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+async def _check_throttle(store: Store, key: str, limit: int, now: datetime) -> None:
+    failures = await store.login_failures_since(key, now - THROTTLE_WINDOW)
+    if len(failures) >= limit:
+        wait = failures[-limit] + THROTTLE_WINDOW - now
+        raise TooManyRequests(
+            "too many failed sign-ins; wait "
+            f"{max(1, round(wait.total_seconds() / 60))} min and try again, "
+            "or ask an admin to reset your password",
+            retry_after=max(1, int(wait.total_seconds())),
+        )
+
+
+async def sign_in(store: Store, email: str, password: str, address: str) -> User:
+    """The user whose email and password these are; refuses (429) while throttled."""
+    email = email.strip().lower()[:320]
+    now = datetime.now(UTC)
+    account_key, address_key = f"email:{email}", f"ip:{address}"
+    await _check_throttle(store, account_key, MAX_FAILURES_PER_ACCOUNT, now)
+    await _check_throttle(store, address_key, MAX_FAILURES_PER_ADDRESS, now)
+    user = await store.get_user_by_email(email) if email else None
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+    elif verify_password(user.password_hash, password):
+        await store.clear_login_failures(account_key, older_than=now - THROTTLE_WINDOW)
+        return user
+    await store.record_login_failure([account_key, address_key])
+    raise Unauthorized("the email or the password is wrong")
+
+
+async def start_session(store: Store, user: User) -> tuple[str, str]:
+    """A new console session: its id (for the cookie) and its CSRF token."""
+    assert user.id is not None
+    session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + SESSION_LIFETIME
+    await store.create_session(session_hash(session_id), user.id, csrf, expires)
+    return session_id, csrf

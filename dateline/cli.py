@@ -109,6 +109,7 @@ def demo(host: str, port: int, db: str) -> None:
     base = f"http://{host}:{port}"
     console.print(f"[bold]Dateline demo[/bold] at {base}/{DEMO_SLUG}")
     console.print(f"  database   {settings.database_url}")
+    console.print(f"  newsroom   {base}/newsroom/  (sign in with the admin below)")
     console.print(f"  admin      {DEMO_ADMIN}")
     console.print(f"  password   {password}")
     console.print(f"  API token  {token}")

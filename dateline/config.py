@@ -51,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reader_queue_size", "Events buffered per live reader before it is cut off."),
     Setting("max_request_bytes", "Largest JSON request body accepted (413 beyond)."),
     Setting("sse_retry_ms", "Reconnect delay suggested to live readers (SSE retry:)."),
+    Setting("max_upload_bytes", "Largest image upload accepted (413 beyond)."),
+    Setting("max_image_pixels", "Largest image accepted, in pixels (width × height)."),
+    Setting("schedule_seconds", "Seconds between checks for scheduled posts that are due."),
 )
 
 
@@ -68,6 +71,9 @@ class Settings:
     reader_queue_size: int = 64
     max_request_bytes: int = 1_048_576
     sse_retry_ms: int = 3000
+    max_upload_bytes: int = 10_485_760
+    max_image_pixels: int = 40_000_000
+    schedule_seconds: float = 1.0
 
     @classmethod
     def load(

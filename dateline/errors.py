@@ -62,6 +62,15 @@ class Invalid(DatelineError):
     code = "invalid"
 
 
+class TooManyRequests(DatelineError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ImportFailed(DatelineError):
     """A file that cannot be imported; the message names the line."""
 

@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from dateline.errors import Invalid
@@ -69,6 +70,28 @@ def _aware(value: datetime | None) -> datetime | None:
 
 AwareTime = Annotated[datetime | None, AfterValidator(_aware)]
 
+_HORIZON = timedelta(days=366)
+
+
+def _future(value: datetime | None) -> datetime | None:
+    """A scheduled time: aware, and between a minute ago and a year ahead."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("must be an RFC 3339 time with an offset, such as 2023-03-20T18:57:00Z")
+    if value.year <= _EARLIEST:
+        raise ValueError(f"must be after {_EARLIEST}")
+    now = datetime.now(UTC)
+    if value.astimezone(UTC) < now - timedelta(minutes=1):
+        raise ValueError("is in the past; publish now instead, or pick a later time")
+    if value.astimezone(UTC) > now + _HORIZON:
+        raise ValueError("is more than a year ahead")
+    return value
+
+
+ScheduleTime = Annotated[datetime | None, AfterValidator(_future)]
+Status = Literal["draft", "submitted", "scheduled", "published"]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -99,6 +122,27 @@ class MediaIn(_Strict):
         return value or None
 
 
+Required = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), _Plain
+]
+
+
+class MediaUpload(_Strict):
+    """What an uploaded image must come with: readers need all three (the seed has them all)."""
+
+    alt: Required
+    caption: Required
+    credit: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _Plain
+    ]
+
+
+class TokenCreate(_Strict):
+    label: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _Plain
+    ]
+
+
 class PostCreate(_Strict):
     headline: ShortText = ""
     body: Markdown = ""
@@ -108,8 +152,17 @@ class PostCreate(_Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     pinned: bool = False
     key_event: bool = False
-    status: Literal["draft", "submitted", "published"] | None = None
+    status: Status | None = None
     published_at: AwareTime = None
+    publish_at: ScheduleTime = None
+
+    @model_validator(mode="after")
+    def _schedule(self) -> PostCreate:
+        if self.status == "scheduled" and self.publish_at is None:
+            raise ValueError("publish_at: a scheduled post needs publish_at, the time it goes out")
+        if self.publish_at is not None and self.status != "scheduled":
+            raise ValueError("publish_at: only a post with status 'scheduled' takes publish_at")
+        return self
 
 
 class PostPatch(_Strict):
@@ -123,9 +176,14 @@ class PostPatch(_Strict):
     tags: list[Tag] | None = Field(default=None, max_length=20)
     pinned: bool | None = None
     key_event: bool | None = None
-    status: Literal["draft", "submitted", "published"] | None = None
+    status: Status | None = None
     published_at: AwareTime = None
+    publish_at: ScheduleTime = None
     correction: LongText | None = None
+    # An editor's comment when sending a submitted post back (status 'draft').
+    review_note: LongText | None = None
+    # Copy revision N's content into a new revision (the history itself is never rewritten).
+    restore_revision: int | None = Field(default=None, ge=1)
 
 
 class PostDelete(_Strict):
@@ -180,7 +238,11 @@ def parse(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        message = first["msg"]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "value_error" and not first["loc"]:
+            # A rule across fields names its field itself: "publish_at: …".
+            where, _, message = message.partition(": ")
+            raise Invalid(f"{where}: {message}", field=where) from None
         if first["type"] == "extra_forbidden":
             message = "is not a field of this request"
         raise Invalid(f"{where}: {message}", field=where) from None

@@ -82,6 +82,7 @@ class Media:
     url: str | None = None
     width: int | None = None
     height: int | None = None
+    srcset: str | None = None  # width variants of an upload, made by the server
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +92,7 @@ class Media:
             "credit": self.credit,
             "width": self.width,
             "height": self.height,
+            "srcset": self.srcset,
         }
 
     @classmethod
@@ -102,6 +104,7 @@ class Media:
             url=data.get("url") or None,
             width=data.get("width"),
             height=data.get("height"),
+            srcset=data.get("srcset") or None,
         )
 
 
@@ -145,6 +148,8 @@ class Post:
     seq: int | None = None
     author_id: int | None = None
     delete_reason: str | None = None
+    publish_at: datetime | None = None  # when a scheduled post goes out
+    review_note: str | None = None  # an editor's comment when sending a post back
 
     @property
     def visible(self) -> bool:
@@ -153,6 +158,8 @@ class Post:
 
 @dataclass(frozen=True, slots=True)
 class Revision:
+    """A saved version of a post's content; restoring one copies it into a new revision."""
+
     post_id: str
     number: int
     user_id: int | None
@@ -160,6 +167,23 @@ class Revision:
     headline: str
     body: str
     note: str | None
+    byline: Byline = field(default_factory=Byline)
+    contributors: list[str] | None = None
+    media: list[Media] = field(default_factory=list)
+    user_name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "created_at": self.created_at.isoformat(),
+            "by": self.user_name,
+            "headline": self.headline,
+            "body": self.body,
+            "byline": self.byline.to_json(),
+            "contributors": self.contributors,
+            "media": [m.to_json() for m in self.media],
+            "note": self.note,
+        }
 
 
 @dataclass(slots=True)

@@ -39,6 +39,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "updated_at": rfc3339(post.updated_at),
         "revision": post.revision,
         "correction": post.correction,
+        "publish_at": rfc3339(post.publish_at) if post.publish_at else None,
     }
 
 

@@ -17,6 +17,7 @@ class Frame:
     id: int | None = None
     data: dict[str, Any] | None = None
     retry: int | None = None
+    event: str | None = None  # the `event:` name; None is the default "message"
     comments: list[str] = field(default_factory=list)
 
 
@@ -27,6 +28,7 @@ class Reader:
     frames: asyncio.Queue[Frame] = field(default_factory=asyncio.Queue)
     status: int = 0
     headers: httpx.Headers | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def next_event(self, timeout: float = 5.0) -> Frame:
         """The next frame that carries an event (skipping retry and comment-only frames)."""
@@ -37,6 +39,12 @@ class Reader:
 
     async def events(self, count: int, timeout: float = 5.0) -> list[Frame]:
         return [await self.next_event(timeout) for _ in range(count)]
+
+    async def ended(self, timeout: float = 5.0) -> bool:
+        """True once the server sent its `end` event and closed the stream."""
+        frame = await self.next_event(timeout)
+        await asyncio.wait_for(self.closed.wait(), timeout)
+        return frame.event == "end"
 
     async def nothing_more(self, wait: float = 0.3) -> bool:
         with contextlib.suppress(TimeoutError):
@@ -67,6 +75,9 @@ async def _pump(client: httpx.AsyncClient, url: str, headers: dict[str, str], re
                     frame.data = json.loads(value)
                 elif name == "retry":
                     frame.retry = int(value)
+                elif name == "event":
+                    frame.event = value
+    reader.closed.set()
 
 
 @contextlib.asynccontextmanager

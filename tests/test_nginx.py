@@ -31,6 +31,7 @@ async def nginx(seeded: Running, tmp_path: Path) -> AsyncIterator[str]:
     )
     site = site.replace("/var/cache/nginx/dateline", str(tmp_path / "cache"))
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    site = site.replace("/var/lib/dateline/media/", seeded.app.state.settings.media_dir + "/")
     assert str(port) in site and upstream in site
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
@@ -94,3 +95,25 @@ async def test_live_streams_pass_through_nginx_unbuffered(seeded: Running, nginx
         frame = await reader.next_event(timeout=2)
         assert time.monotonic() - started < 1.0
     assert frame.id == 10 and frame.data and frame.data["post"]["headline"] == "Via nginx"
+
+
+async def test_nginx_serves_uploads_itself_and_never_caches_the_console(
+    seeded: Running, nginx: str
+) -> None:
+    from tests.test_uploads import FIELDS, jpeg_with_gps
+
+    async with seeded.client(seeded.token) as c:
+        r = await c.post(
+            "/api/v1/media", files={"file": ("p.jpg", jpeg_with_gps(100, 80))}, data=FIELDS
+        )
+        assert r.status_code == 201
+        url = r.json()["url"]
+    async with httpx.AsyncClient(base_url=nginx) as c:
+        image = await c.get(url)
+        assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+        assert "immutable" in image.headers["cache-control"]
+        assert "x-cache-status" not in image.headers  # from the folder, not through a node
+        assert (await c.get("/media/../etc/passwd")).status_code in (400, 404)
+        for _ in range(2):
+            login = await c.get("/newsroom/login")
+            assert login.status_code == 200 and "x-cache-status" not in login.headers

@@ -124,7 +124,12 @@ posts = sa.Table(
     sa.Column("correction", sa.Text),
     sa.Column("seq", sa.Integer),
     sa.Column("delete_reason", sa.Text),
+    # When a scheduled post goes out; the scheduler claims due posts by (status, publish_at).
+    sa.Column("publish_at", UTCDateTime),
+    # An editor's comment when sending a submitted post back to its writer.
+    sa.Column("review_note", sa.Text),
     sa.Index("ix_posts_blog_timeline", "blog_id", "status", "published_at", "public_id"),
+    sa.Index("ix_posts_schedule", "status", "publish_at"),
 )
 
 revisions = sa.Table(
@@ -158,6 +163,37 @@ media = sa.Table(
     sa.Column("credit", sa.Text, nullable=False),
     sa.Column("uploaded_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Console sign-ins. The cookie holds the session id; the store keeps only its sha256, so a stolen
+# database does not hand out working sessions.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Failed sign-ins, by key ("email:…" and "ip:…"), for throttling across processes.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(400), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_login_failures_key_at", "key", "at"),
+)
+
+# Values the instance makes once and every process shares (the cookie-signing key when
+# DATELINE_SECRET_KEY is not set).
+instance = sa.Table(
+    "instance",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
 )
 
 # The spine: one row per reader-visible change, written in the change's own transaction.

@@ -31,15 +31,11 @@ from dateline.model import (
     Post,
     PostStatus,
     Revision,
-    Role,
     User,
 )
 from dateline.store import schema as t
 from dateline.store.engines import Engines, create_engines
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from dateline.store.people import PeopleStore, new_id, utcnow
 
 
 def new_public_id() -> str:
@@ -47,7 +43,7 @@ def new_public_id() -> str:
     return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()[:12]
 
 
-class SQLStore:
+class SQLStore(PeopleStore):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engines: Engines = create_engines(url)
@@ -97,7 +93,7 @@ class SQLStore:
                 f"a blog with slug {blog.slug!r} already exists; choose another slug",
                 field="slug",
             ) from exc
-        return _new_id(result)
+        return new_id(result)
 
     async def update_blog(self, blog: Blog, emit: EventType | None) -> tuple[Blog, Event | None]:
         assert blog.id is not None
@@ -256,7 +252,7 @@ class SQLStore:
                 **_post_values(post),
             )
         )
-        row_id = _new_id(result)
+        row_id = new_id(result)
         await self._save_revision(conn, row_id, post, user_id, note=None)
         if emit is None:
             return None
@@ -397,8 +393,9 @@ class SQLStore:
 
     async def list_revisions(self, blog: Blog, post_id: str) -> list[Revision]:
         query = (
-            sa.select(t.revisions)
+            sa.select(t.revisions, t.users.c.name.label("user_name"))
             .join(t.posts, t.posts.c.id == t.revisions.c.post_id)
+            .outerjoin(t.users, t.users.c.id == t.revisions.c.user_id)
             .where(t.posts.c.public_id == post_id, t.posts.c.blog_id == blog.id)
             .order_by(t.revisions.c.number)
         )
@@ -413,9 +410,81 @@ class SQLStore:
                     headline=r.headline,
                     body=r.body,
                     note=r.note,
+                    byline=Byline.from_json(r.byline),
+                    contributors=r.contributors,
+                    media=[Media.from_json(x) for x in r.media],
+                    user_name=r.user_name,
                 )
                 for r in rows
             ]
+
+    # -- scheduled posts -------------------------------------------------------------------
+
+    async def due_posts(self, now: datetime, *, limit: int = 100) -> list[tuple[int, str]]:
+        """(blog id, post id) of scheduled posts whose time has come, earliest first."""
+        c = t.posts.c
+        query = (
+            sa.select(c.blog_id, c.public_id)
+            .where(c.status == PostStatus.SCHEDULED.value, c.publish_at <= now)
+            .order_by(c.publish_at, c.public_id)
+            .limit(limit)
+        )
+        async with self.engines.read.connect() as conn:
+            return [(int(r.blog_id), str(r.public_id)) for r in await conn.execute(query)]
+
+    async def publish_scheduled(
+        self, blog_id: int, post_id: str, now: datetime
+    ) -> tuple[Post, Event] | None:
+        """Publish one due scheduled post, or None if it is not (any more) due and scheduled.
+
+        Exactly once across processes: the row is locked and its status re-read inside the
+        transaction, so of two nodes that saw the same due post only the first publishes it."""
+        c = t.posts.c
+        async with self.engines.write.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(t.posts)
+                    .where(c.public_id == post_id, c.blog_id == blog_id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None or row.status != PostStatus.SCHEDULED.value:
+                return None
+            if row.publish_at is None or row.publish_at > now:
+                return None
+            blog = await self._blog_row(conn, t.blogs.c.id == blog_id)
+            assert blog is not None
+            post = _post(row._mapping, blog.slug)
+            post.status = PostStatus.PUBLISHED
+            post.published_at = now
+            post.updated_at = now
+            await conn.execute(t.posts.update().where(c.id == row.id).values(**_post_values(post)))
+            event = await self._append(
+                conn, blog, EventType.POST_PUBLISHED, post, None, count_delta=1, at=now
+            )
+        return post, event
+
+    # -- media -----------------------------------------------------------------------------
+
+    async def add_media(self, values: dict[str, Any]) -> None:
+        """Record an upload; the same file uploaded twice keeps its first row (and key)."""
+        async with self.engines.write.begin() as conn:
+            exists = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(t.media)
+                .where(t.media.c.key == values["key"])
+            )
+            if not exists:
+                try:
+                    async with conn.begin_nested():
+                        await conn.execute(t.media.insert().values(created_at=utcnow(), **values))
+                except IntegrityError:
+                    pass  # the same file, uploaded at the same moment by someone else
+
+    async def get_media(self, key: str) -> dict[str, Any] | None:
+        async with self.engines.read.connect() as conn:
+            row = (await conn.execute(t.media.select().where(t.media.c.key == key))).first()
+        return dict(row._mapping) if row is not None else None
 
     # -- import: a whole blog in one transaction -------------------------------------------
 
@@ -446,82 +515,8 @@ class SQLStore:
         assert fresh is not None
         return fresh, emitted
 
-    # -- users, tokens, memberships --------------------------------------------------------
-
-    async def create_user(self, user: User) -> User:
-        user.created_at = user.created_at or utcnow()
-        async with self.engines.write.begin() as conn:
-            try:
-                result = await conn.execute(
-                    t.users.insert().values(
-                        email=user.email,
-                        name=user.name,
-                        role=user.role.value,
-                        password_hash=user.password_hash,
-                        created_at=user.created_at,
-                    )
-                )
-            except IntegrityError as exc:
-                raise Conflict(f"a user with email {user.email!r} already exists") from exc
-            user.id = _new_id(result)
-        return user
-
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        async with self.engines.write.begin() as conn:
-            await conn.execute(
-                t.users.update().where(t.users.c.id == user_id).values(password_hash=password_hash)
-            )
-
-    async def get_user_by_email(self, email: str) -> User | None:
-        async with self.engines.read.connect() as conn:
-            row = (await conn.execute(t.users.select().where(t.users.c.email == email))).first()
-        return _user(row._mapping) if row is not None else None
-
-    async def add_token(self, user_id: int, token_hash: str, label: str = "") -> None:
-        async with self.engines.write.begin() as conn:
-            await conn.execute(
-                t.api_tokens.insert().values(
-                    user_id=user_id, token_hash=token_hash, label=label, created_at=utcnow()
-                )
-            )
-
-    async def user_for_token(self, token_hash: str) -> User | None:
-        query = (
-            sa.select(t.users)
-            .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
-            .where(t.api_tokens.c.token_hash == token_hash, t.api_tokens.c.revoked_at.is_(None))
-        )
-        async with self.engines.read.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return _user(row._mapping) if row is not None else None
-
-    async def add_membership(self, user_id: int, blog_id: int) -> None:
-        async with self.engines.write.begin() as conn:
-            exists = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(t.memberships)
-                .where(t.memberships.c.user_id == user_id, t.memberships.c.blog_id == blog_id)
-            )
-            if not exists:
-                await conn.execute(t.memberships.insert().values(user_id=user_id, blog_id=blog_id))
-
-    async def is_member(self, user_id: int, blog_id: int) -> bool:
-        async with self.engines.read.connect() as conn:
-            count = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(t.memberships)
-                .where(t.memberships.c.user_id == user_id, t.memberships.c.blog_id == blog_id)
-            )
-        return bool(count)
-
 
 # -- rows → domain ---------------------------------------------------------------------------
-
-
-def _new_id(result: sa.CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
 
 
 def encode_cursor(when: datetime, public_id: str) -> str:
@@ -561,6 +556,8 @@ def _post_values(post: Post) -> dict[str, Any]:
         "updated_at": post.updated_at,
         "correction": post.correction,
         "delete_reason": post.delete_reason,
+        "publish_at": post.publish_at,
+        "review_note": post.review_note,
     }
 
 
@@ -605,6 +602,8 @@ def _post(m: Any, slug: str) -> Post:
         seq=m["seq"],
         author_id=m["author_id"],
         delete_reason=m["delete_reason"],
+        publish_at=m["publish_at"],
+        review_note=m["review_note"],
     )
 
 
@@ -616,15 +615,4 @@ def _event(m: Any) -> Event:
         post_id=m["post_id"],
         payload=m["payload"],
         at=m["created_at"],
-    )
-
-
-def _user(m: Any) -> User:
-    return User(
-        id=m["id"],
-        email=m["email"],
-        name=m["name"],
-        role=Role(m["role"]),
-        password_hash=m["password_hash"],
-        created_at=m["created_at"],
     )

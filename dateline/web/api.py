@@ -8,10 +8,10 @@ from starlette.responses import Response
 
 from dateline import inputs
 from dateline.errors import BadRequest, NotFound
-from dateline.model import PostStatus
+from dateline.model import PostStatus, Role
 from dateline.payloads import blog_json, post_json
 from dateline.store.sql import decode_cursor
-from dateline.web.auth import require_user
+from dateline.web.auth import optional_user, require_user
 from dateline.web.cache import cached
 from dateline.web.responses import JSONResponse, read_json
 
@@ -75,11 +75,14 @@ async def get_post(request: Request) -> Response:
     blog = await state.store.get_blog(request.path_params["slug"])
     post = await state.store.get_post(blog, request.path_params["post_id"])
     if post.status is not PostStatus.PUBLISHED:
-        # Drafts and deleted posts are the newsroom's business; a token holder may see them.
-        user = await require_user(request) if request.headers.get("authorization") else None
+        # Unpublished posts are the newsroom's business: members see them, a contributor only
+        # their own; deleted ones are gone for everyone (their history stays in the store).
+        user = await optional_user(request)
         allowed = user is not None and (
             user.is_admin or await state.store.is_member(user.id, blog.id)
         )
+        if allowed and user is not None and user.role is Role.CONTRIBUTOR:
+            allowed = post.author_id == user.id
         if not allowed or post.status is PostStatus.DELETED:
             raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
         return JSONResponse(post_json(post), headers={"Cache-Control": "private, no-store"})
@@ -128,6 +131,18 @@ async def delete_post(request: Request) -> Response:
         user, request.path_params["slug"], request.path_params["post_id"], data.reason
     )
     return JSONResponse(post_json(post))
+
+
+async def list_revisions(request: Request) -> Response:
+    """A post's history, oldest first; members of the blog only."""
+    user = await require_user(request)
+    revisions = await request.app.state.newsroom.revisions(
+        user, request.path_params["slug"], request.path_params["post_id"]
+    )
+    return JSONResponse(
+        {"revisions": [r.to_json() for r in revisions]},
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 async def healthz(request: Request) -> Response:

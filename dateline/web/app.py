@@ -26,8 +26,9 @@ from dateline.config import Settings
 from dateline.errors import DatelineError
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
+from dateline.scheduler import Scheduler
 from dateline.store import open_store
-from dateline.web import api, errors, live, openapi, pages
+from dateline.web import api, console, errors, live, openapi, pages, uploads
 from dateline.web.cache import BlogHeaders, RenderCache
 
 HERE = Path(__file__).parent
@@ -67,8 +68,6 @@ def make_templates() -> Environment:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.load()
-    if not settings.secret_key:
-        settings = Settings.load({**settings.__dict__, "secret_key": secrets.token_urlsafe(32)}, {})
     templates = make_templates()
 
     @asynccontextmanager
@@ -90,10 +89,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.hub = hub
         app.state.encoder = encoder
         app.state.blogs = BlogHeaders(store, hub.heard)
-        app.state.newsroom = Newsroom(store, bus, on_commit=hub.hear)
+        app.state.newsroom = newsroom = Newsroom(store, bus, on_commit=hub.hear)
+        # Every process of the instance must sign cookies alike: without a configured key, the
+        # first process makes one and keeps it in the store for the others (and for restarts).
+        key = settings.secret_key or await store.instance_value(
+            "secret_key", lambda: secrets.token_urlsafe(32)
+        )
+        app.state.signing_key = key.encode()
+        scheduler = Scheduler(newsroom, settings.schedule_seconds)
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.close()
             await hub.close()
             await bus.close()
             await store.close()
@@ -110,9 +118,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/blogs/{slug}/posts/{post_id}", api.get_post, methods=["GET"]),
         Route("/api/v1/blogs/{slug}/posts/{post_id}", api.patch_post, methods=["PATCH"]),
         Route("/api/v1/blogs/{slug}/posts/{post_id}", api.delete_post, methods=["DELETE"]),
+        Route("/api/v1/blogs/{slug}/posts/{post_id}/revisions", api.list_revisions),
+        Route("/api/v1/media", uploads.upload, methods=["POST"]),
         Route("/api/v1/blogs/{slug}/events", live.events_delta),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PATCH", "DELETE"]),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
+        Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),
+        *console.routes,
         Route("/{slug}", pages.blog_page),
         Route("/{slug}/live", live.live),
         Route("/{slug}/posts/{post_id}", pages.post_page),

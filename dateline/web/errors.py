@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dateline.errors import DatelineError
+from dateline.errors import DatelineError, TooManyRequests
 from dateline.web.responses import JSONResponse
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ _TITLES = {
     413: "Too large",
     415: "Unsupported type",
     422: "Invalid input",
+    429: "Too many attempts",
     500: "Something went wrong",
 }
 _CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 500: "internal_error"}
@@ -52,7 +53,10 @@ def error_response(
 
 async def dateline_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DatelineError)
-    return error_response(request, exc.status, exc.code, exc.message, exc.field)
+    response = error_response(request, exc.status, exc.code, exc.message, exc.field)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -12,6 +12,9 @@ Wire format of `GET /{slug}/live` (one frame per event; `id` is the blog's seq):
 
     : heartbeat
 
+When coverage ends, the stream sends the `blog.ended` event, then an `end` event with a long
+`retry:`, and closes: the page stays as it is and its script stops listening.
+
 A reader that reconnects sends `Last-Event-ID: 42` (browsers do this themselves) or `?after=42`
 and receives exactly the events after 42, from the store, in order, once; then live ones."""
 
@@ -28,13 +31,18 @@ from starlette.responses import Response, StreamingResponse
 
 from dateline.errors import BadRequest
 from dateline.hub import CLOSED, HEARTBEAT, Hub
-from dateline.model import Blog, Event
+from dateline.model import Blog, BlogStatus, Event
 from dateline.payloads import event_json
 from dateline.store import Store
 from dateline.web.cache import cached
 from dateline.web.views import post_view
 
 _BACKLOG_PAGE = 500
+# Sent after `blog.ended`: a script closes its EventSource; any other client waits a day to retry.
+END_FRAME = b'retry: 86400000\nevent: end\ndata: {"reason": "ended"}\n\n'
+# orjson writes no spaces, and a quote inside a post's text is escaped, so only the event's own
+# top-level type can match this.
+_ENDED_MARK = b'"type":"blog.ended"'
 _MAX_SEQ = 2**31 - 1  # seqs are 32-bit integers in the store
 
 
@@ -90,7 +98,8 @@ async def live(request: Request) -> Response:
     blog = await state.store.get_blog(request.path_params["slug"])
     after = resume_point(request)
     assert blog.id is not None
-    stream = _stream(state.store, state.hub, state.encoder, blog.id, after, state.settings)
+    ended = blog.status is BlogStatus.ENDED
+    stream = _stream(state.store, state.hub, state.encoder, blog.id, after, ended, state.settings)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",
@@ -102,7 +111,13 @@ async def live(request: Request) -> Response:
 
 
 async def _stream(
-    store: Store, hub: Hub, encoder: EventEncoder, blog_id: int, after: int, settings: Any
+    store: Store,
+    hub: Hub,
+    encoder: EventEncoder,
+    blog_id: int,
+    after: int,
+    ended: bool,
+    settings: Any,
 ) -> AsyncIterator[bytes]:
     # Subscribe before reading the backlog: an event committed in between is then both in the
     # backlog and in the queue, and the seq check below drops the copy, instead of being in neither.
@@ -117,6 +132,9 @@ async def _stream(
                 last = event.seq
             if len(backlog) < _BACKLOG_PAGE:
                 break
+        if ended:
+            yield END_FRAME
+            return
         while True:
             item = await sub.get()
             if item == HEARTBEAT:
@@ -133,6 +151,9 @@ async def _stream(
                     last = event.seq
             yield frame
             last = seq
+            if _ENDED_MARK in frame:
+                yield END_FRAME
+                return
     finally:
         hub.unsubscribe(sub)
 

@@ -73,6 +73,7 @@ def spec() -> dict[str, Any]:
         "PostCreate": inputs.PostCreate,
         "PostPatch": inputs.PostPatch,
         "PostDelete": inputs.PostDelete,
+        "MediaUpload": inputs.MediaUpload,
     }
     schemas: dict[str, Any] = {"Error": _ERROR}
     for name, model in models.items():
@@ -86,6 +87,11 @@ def spec() -> dict[str, Any]:
         "properties": {"posts": {"type": "array", "items": _ref("Post")},
                        "next_cursor": {"type": ["string", "null"]}},
     }  # fmt: skip
+    schemas["Revisions"] = {
+        "type": "object",
+        "properties": {"revisions": {"type": "array", "items": {"type": "object"}}},
+    }
+    schemas["Media"] = {"type": "object", "description": "See docs/api.md for the fields."}
     schemas["Events"] = {
         "type": "object",
         "properties": {"events": {"type": "array", "items": {"type": "object"}},
@@ -120,8 +126,25 @@ def spec() -> dict[str, Any]:
                 "get": _op("One post", 200, "Post"),
                 "patch": _op("Edit, pin, flag or publish a post", 200, "Post", body="PostPatch",
                              auth=True, errors=_WRITE_ERRORS),
-                "delete": _op("Delete a post (kept in the store)", 200, "Post", auth=True,
-                              errors=_WRITE_ERRORS),
+                "delete": {**_op("Delete a post (kept in the store)", 200, "Post", auth=True,
+                                 errors=_WRITE_ERRORS),
+                           "requestBody": {"required": False, "content": {
+                               "application/json": {"schema": _ref("PostDelete")}}}},
+            },
+            "/api/v1/blogs/{slug}/posts/{post_id}/revisions": {
+                "parameters": [_SLUG, _POST_ID],
+                "get": _op("A post's revisions, oldest first", 200, "Revisions", auth=True,
+                           errors=(401, 403, 404)),
+            },
+            "/api/v1/media": {
+                "post": {
+                    **_op("Upload an image (stripped of metadata, resized)", 201, "Media",
+                          auth=True, errors=(400, 401, 403, 413, 415, 422)),
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {
+                        "schema": {**_ref("MediaUpload"), "properties": {
+                            "file": {"type": "string", "format": "binary"}}},
+                    }}},
+                },
             },
             "/api/v1/blogs/{slug}/events": {
                 "parameters": [_SLUG],

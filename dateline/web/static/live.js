@@ -30,7 +30,14 @@ function start(stream) {
   const url = `${stream.dataset.live}?after=${state.seq}`;
   const source = new EventSource(url);
   source.addEventListener("open", () => setStatus(status, ""));
-  source.addEventListener("error", () => setStatus(status, "Reconnecting…"));
+  source.addEventListener("error", () => {
+    if (source.readyState !== EventSource.CLOSED) setStatus(status, "Reconnecting…");
+  });
+  // Coverage has ended: the server says so once and closes; stop listening, keep the page.
+  source.addEventListener("end", () => {
+    source.close();
+    setStatus(status, "");
+  });
   source.addEventListener("message", (message) => {
     const event = JSON.parse(message.data);
     if (event.seq <= state.seq) return; // already applied (a replay after reconnect)
@@ -94,10 +101,24 @@ function apply(event, state, ui) {
     case "blog.ended": {
       const title = document.querySelector(".blog-header__title a");
       if (title && event.blog) title.textContent = event.blog.title;
-      if (event.type === "blog.ended") document.querySelector(".live-badge")?.remove();
+      if (event.type === "blog.ended") {
+        document.querySelector(".live-badge")?.remove();
+        showEnded();
+      } else if (event.blog?.status === "live") {
+        document.querySelector(".blog-header__ended")?.remove();
+      }
       return;
     }
   }
+}
+
+function showEnded() {
+  if (document.querySelector(".blog-header__ended")) return;
+  const note = document.createElement("p");
+  note.className = "blog-header__ended";
+  note.setAttribute("role", "status");
+  note.textContent = "This live coverage has ended.";
+  document.querySelector(".blog-header")?.append(note);
 }
 
 // The pinned slot and the key events box follow each post's flags.

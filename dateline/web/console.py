@@ -1,0 +1,281 @@
+"""The newsroom console at /newsroom/: sign-in, blogs, the compose box and the stream of posts.
+
+Pages are server-rendered; the console's script (static/console.js) writes posts through the JSON
+API with the session cookie and the CSRF token. Every form here carries the CSRF token too, and
+every write goes through `newsroom` or `accounts`, which decide who may do what."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from dateline import accounts, inputs, render, urls
+from dateline.errors import BadRequest, Forbidden, Unauthorized
+from dateline.model import Blog, PostStatus, Role, User
+from dateline.payloads import post_json
+from dateline.web import console_admin
+from dateline.web.api import embed_snippet
+from dateline.web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    check_csrf,
+    clear_session_cookie,
+    current_session,
+    set_session_cookie,
+)
+from dateline.web.console_base import NO_STORE, page, read_form, signed_in, text, to_login
+from dateline.web.responses import JSONResponse, read_json
+from dateline.web.views import blog_view, post_view
+
+LOGIN_CSRF_COOKIE = "dateline_login_csrf"
+
+
+async def visible_blogs(request: Request, user: User) -> list[Blog]:
+    store = request.app.state.store
+    blogs: list[Blog] = await store.list_blogs()
+    if user.is_admin:
+        return blogs
+    assert user.id is not None
+    mine = await store.member_blog_ids(user.id)
+    return [b for b in blogs if b.id in mine]
+
+
+async def member_blog(request: Request, user: User) -> Blog:
+    """The blog named in the path, if `user` works on it (admins work on every blog)."""
+    store = request.app.state.store
+    blog: Blog = await store.get_blog(request.path_params["slug"])
+    if not user.is_admin:
+        assert user.id is not None and blog.id is not None
+        if not await store.is_member(user.id, blog.id):
+            raise Forbidden(f"you are not a member of blog {blog.slug!r}; ask an admin to add you")
+    return blog
+
+
+# -- signing in and out ---------------------------------------------------------------------
+
+
+async def login_page(request: Request) -> Response:
+    session = await current_session(request)
+    next_url = _safe_next(request.query_params.get("next"))
+    if session is not None:
+        return RedirectResponse(next_url, status_code=303)
+    return _login_form(request, next_url, error=None)
+
+
+def _login_form(request: Request, next_url: str, error: str | None, status: int = 200) -> Response:
+    # Signing in has no session yet, so the form's CSRF token is a double-submit cookie.
+    token = secrets.token_urlsafe(24)
+    response = page(request, "login.html", None, login_csrf=token, next_url=next_url, error=error)
+    response.status_code = status
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, max_age=3600, path="/newsroom/login", httponly=True,
+        samesite="strict", secure=request.url.scheme == "https",
+    )  # fmt: skip
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    # Only paths inside the console: never an open redirect to another site.
+    if value and value.startswith("/newsroom/") and not value.startswith("//"):
+        return value
+    return "/newsroom/"
+
+
+async def login(request: Request) -> Response:
+    form = await request.form(max_files=0, max_fields=10)
+    next_url = _safe_next(text(form, "next"))
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = text(form, CSRF_FIELD)
+    if not cookie or not secrets.compare_digest(cookie, sent):
+        raise Forbidden("the sign-in form expired; reload the page and sign in again")
+    address = request.client.host if request.client else "unknown"
+    try:
+        user = await accounts.sign_in(
+            request.app.state.store, text(form, "email"), text(form, "password"), address
+        )
+    except Unauthorized as exc:
+        return _login_form(request, next_url, exc.message, status=401)
+    session_id, _ = await accounts.start_session(request.app.state.store, user)
+    response = RedirectResponse(next_url, status_code=303)
+    set_session_cookie(request, response, session_id)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/newsroom/login")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    session = await signed_in(request)
+    await read_form(request, session)
+    await request.app.state.store.delete_session(session.id_hash)
+    response = RedirectResponse("/newsroom/login", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+# -- blogs ----------------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return to_login(request)
+    blogs = await visible_blogs(request, session.user)
+    return page(request, "home.html", session, blogs=[blog_view(b) for b in blogs], zones=_ZONES)
+
+
+async def create_blog(request: Request) -> Response:
+    session = await signed_in(request)
+    form = await read_form(request, session)
+    data = inputs.parse(
+        inputs.BlogCreate,
+        {
+            "slug": text(form, "slug").strip(),
+            "title": text(form, "title"),
+            "summary": text(form, "summary"),
+            "organisation": text(form, "organisation"),
+            "authors": _people(text(form, "authors")),
+            "timezone": text(form, "timezone").strip() or "UTC",
+            "status": text(form, "status") or "live",
+        },
+    )
+    blog = await request.app.state.newsroom.create_blog(session.user, data)
+    return RedirectResponse(f"/newsroom/blogs/{blog.slug}", status_code=303)
+
+
+def _people(lines: str) -> list[dict[str, str]]:
+    return [
+        {"name": line.strip()} for line in lines.replace(",", "\n").splitlines() if line.strip()
+    ]
+
+
+async def update_blog(request: Request) -> Response:
+    session = await signed_in(request)
+    form = await read_form(request, session)
+    data = inputs.parse(
+        inputs.BlogPatch,
+        {
+            "title": text(form, "title"),
+            "summary": text(form, "summary"),
+            "organisation": text(form, "organisation"),
+            "authors": _people(text(form, "authors")),
+            "timezone": text(form, "timezone").strip(),
+            "status": text(form, "status"),
+        },
+    )
+    slug = request.path_params["slug"]
+    await request.app.state.newsroom.update_blog(session.user, slug, data)
+    return RedirectResponse(f"/newsroom/blogs/{slug}?saved=header", status_code=303)
+
+
+async def blog_console(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return to_login(request)
+    user = session.user
+    blog = await member_blog(request, user)
+    store = request.app.state.store
+    lists: dict[str, list[dict[str, Any]]] = {}
+    for name, statuses in (
+        ("review", (PostStatus.SUBMITTED,)),
+        ("drafts", (PostStatus.DRAFT,)),
+        ("scheduled", (PostStatus.SCHEDULED,)),
+    ):
+        posts, _ = await store.list_posts(blog, statuses=statuses, limit=100)
+        if user.role is Role.CONTRIBUTOR:
+            posts = [p for p in posts if p.author_id == user.id]
+        lists[name] = [_console_post(p, blog) for p in posts]
+    published, _ = await store.list_posts(blog, limit=50)
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    members = await store.members(blog.id)
+    people = sorted({a.name for a in blog.authors} | {m.name for m in members})
+    return page(
+        request,
+        "blog.html",
+        session,
+        blog=blog_view(blog),
+        blog_summary=blog.summary,
+        authors="\n".join(a.name for a in blog.authors),
+        organisation=blog.organisation,
+        published=[_console_post(p, blog) for p in published],
+        lists=lists,
+        members=members,
+        people=people,
+        can_publish=user.role is not Role.CONTRIBUTOR,
+        embed_html=embed_snippet(origin, blog.slug),
+        reader_url=urls.blog_path(blog.slug),
+        zones=_ZONES,
+        saved=request.query_params.get("saved"),
+    )
+
+
+def _console_post(post: Any, blog: Blog) -> dict[str, Any]:
+    view = post_view(post_json(post), blog)
+    view["publish_at"] = render.rfc3339(post.publish_at) if post.publish_at else None
+    view["review_note"] = post.review_note
+    view["publish_at_ap"] = (
+        render.ap_datetime(post.publish_at, blog.timezone) if post.publish_at else ""
+    )
+    return view
+
+
+async def post_editor(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return to_login(request)
+    blog = await member_blog(request, session.user)
+    store = request.app.state.store
+    post = await store.get_post(blog, request.path_params["post_id"])
+    if post.status is PostStatus.DELETED:
+        raise BadRequest(f"post {post.id!r} was deleted: {post.delete_reason or 'no reason'}")
+    revisions = await request.app.state.newsroom.revisions(session.user, blog.slug, post.id)
+    members = await store.members(blog.id)
+    return page(
+        request,
+        "post.html",
+        session,
+        blog=blog_view(blog),
+        post=_console_post(post, blog),
+        revisions=[{**r.to_json(), "at_ap": render.ap_datetime(r.created_at, blog.timezone)}
+                   for r in reversed(revisions)],
+        people=sorted({a.name for a in blog.authors} | {m.name for m in members}),
+        can_publish=session.user.role is not Role.CONTRIBUTOR,
+        reader_url=urls.post_path(blog.slug, post.id),
+    )  # fmt: skip
+
+
+async def preview(request: Request) -> Response:
+    """The body as readers will see it, from the readers' own renderer."""
+    session = await signed_in(request)
+    check_csrf(session, request.headers.get(CSRF_HEADER))
+    data = await read_json(request, request.app.state.settings.max_request_bytes)
+    body = data.get("body")
+    if not isinstance(body, str):
+        raise BadRequest('send {"body": "Markdown"}', field="body")
+    inputs.parse(inputs.PostPatch, {"body": body})  # the same limits as a real save
+    return JSONResponse({"html": render.markdown_to_html(body)}, headers=NO_STORE)
+
+
+# IANA zones a newsroom is most likely to pick; any other IANA name may be typed in.
+_ZONES = (
+    "UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+    "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Kyiv", "Europe/Moscow",
+    "Asia/Hong_Kong", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney",
+)  # fmt: skip
+
+
+routes = [
+    Route("/newsroom", lambda r: RedirectResponse("/newsroom/", status_code=308)),
+    Route("/newsroom/", home),
+    Route("/newsroom/login", login_page, methods=["GET"]),
+    Route("/newsroom/login", login, methods=["POST"]),
+    Route("/newsroom/logout", logout, methods=["POST"]),
+    Route("/newsroom/preview", preview, methods=["POST"]),
+    Route("/newsroom/blogs", create_blog, methods=["POST"]),
+    Route("/newsroom/blogs/{slug}", blog_console, methods=["GET"]),
+    Route("/newsroom/blogs/{slug}", update_blog, methods=["POST"]),
+    Route("/newsroom/blogs/{slug}/posts/{post_id}", post_editor, methods=["GET"]),
+    *console_admin.routes,
+]

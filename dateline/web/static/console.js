@@ -1,0 +1,401 @@
+// Dateline newsroom console: the compose box (live preview, autosaved drafts, images, Ctrl/Cmd+Enter)
+// and the actions on posts. Everything is written through the JSON API with the session cookie and
+// the page's CSRF token; the server decides what each role may do.
+
+const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+const alertBox = document.getElementById("console-alert");
+
+function showError(message) {
+  if (!alertBox) return;
+  alertBox.textContent = message;
+  alertBox.hidden = false;
+  alertBox.scrollIntoView({ block: "nearest" });
+}
+
+function clearError() {
+  if (alertBox) alertBox.hidden = true;
+}
+
+async function api(method, path, body, { form = false } = {}) {
+  const headers = { "X-CSRF-Token": csrf, Accept: "application/json" };
+  let payload;
+  if (form) {
+    payload = body;
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const response = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : {};
+  if (!response.ok) {
+    const error = new Error(data?.error?.message ?? `the server answered ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+// -- times in the blog's zone ---------------------------------------------------------------
+
+function zoneParts(date, timeZone) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(date);
+  return Object.fromEntries(parts.map((p) => [p.type, p.value]));
+}
+
+function offsetMinutes(date, timeZone) {
+  const m = zoneParts(date, timeZone);
+  const asUTC = Date.UTC(+m.year, +m.month - 1, +m.day, +m.hour, +m.minute, +m.second);
+  return (asUTC - Math.floor(date.getTime() / 1000) * 1000) / 60000;
+}
+
+// "2026-11-25T14:30" on the blog's wall clock → an RFC 3339 UTC time.
+export function zonedToISO(local, timeZone) {
+  const [day, clock] = local.split("T");
+  const [y, mo, d] = day.split("-").map(Number);
+  const [h, mi] = clock.split(":").map(Number);
+  const wall = Date.UTC(y, mo - 1, d, h, mi);
+  let utc = wall - offsetMinutes(new Date(wall), timeZone) * 60000;
+  utc = wall - offsetMinutes(new Date(utc), timeZone) * 60000; // across a DST change
+  return new Date(utc).toISOString();
+}
+
+function wallClock(date, timeZone) {
+  const m = zoneParts(date, timeZone);
+  return `${m.year}-${m.month}-${m.day}T${m.hour}:${m.minute}`;
+}
+
+// -- the compose box ------------------------------------------------------------------------
+
+const names = (value) => value.split(",").map((s) => s.trim()).filter(Boolean);
+
+function setupCompose(form) {
+  const $ = (id) => document.getElementById(id);
+  const slug = form.dataset.slug;
+  const postId = form.dataset.postId ?? null;
+  const timeZone = form.dataset.timezone || "UTC";
+  const postsPath = `/api/v1/blogs/${encodeURIComponent(slug)}/posts`;
+  const storageKey = postId ? `dateline:edit:${slug}:${postId}` : `dateline:compose:${slug}`;
+  const status = $("c-status");
+  const preview = $("c-preview");
+  const body = $("c-body");
+  const mediaList = $("c-media");
+  const fileInput = $("c-file");
+  const thumb = $("c-thumb");
+  const publishAt = $("c-publish-at");
+  let draftId = null;
+  let pendingFile = null;
+  let sending = false;
+  let saving = Promise.resolve(); // the autosave in flight, if any; it never rejects
+  let previewTimer = null;
+  let saveTimer = null;
+  let savedSnapshot = "";
+
+  const textFields = ["c-headline", "c-body", "c-people", "c-location", "c-contributors",
+    "c-alt", "c-caption", "c-credit", "c-correction"];
+
+  function media() {
+    return [...mediaList.querySelectorAll("li[data-media]")].map((li) => {
+      const m = JSON.parse(li.dataset.media);
+      return { url: m.url, alt: m.alt, caption: m.caption, credit: m.credit };
+    });
+  }
+
+  function addMedia(m) {
+    const li = document.createElement("li");
+    li.dataset.media = JSON.stringify(m);
+    li.append(`${m.caption} `);
+    const credit = document.createElement("span");
+    credit.className = "muted";
+    credit.textContent = `(${m.credit})`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.dataset.removeMedia = "";
+    remove.textContent = "Remove";
+    li.append(credit, " ", remove);
+    mediaList.append(li);
+  }
+
+  function content() {
+    const post = {
+      headline: $("c-headline").value.trim(),
+      body: body.value,
+      byline: {
+        people: names($("c-people").value).map((name) => ({ name })),
+        location: $("c-location").value.trim() || null,
+      },
+      contributors: names($("c-contributors").value),
+      media: media(),
+    };
+    if ($("c-key-event")) post.key_event = $("c-key-event").checked;
+    if ($("c-pinned")) post.pinned = $("c-pinned").checked;
+    if (!post.contributors.length) post.contributors = null;
+    return post;
+  }
+
+  const hasContent = (p) => Boolean(p.headline || p.body.trim() || p.media.length);
+
+  // Kept in the browser on every keystroke, so closing the tab loses nothing.
+  function remember() {
+    const fields = Object.fromEntries(textFields.filter((id) => $(id)).map((id) => [id, $(id).value]));
+    localStorage.setItem(storageKey, JSON.stringify({ fields, draftId, media: media() }));
+  }
+
+  function restore() {
+    let saved;
+    try {
+      saved = JSON.parse(localStorage.getItem(storageKey) ?? "null");
+    } catch {
+      saved = null;
+    }
+    if (!saved) return;
+    for (const [id, value] of Object.entries(saved.fields ?? {})) if ($(id)) $(id).value = value;
+    if (!postId) {
+      draftId = saved.draftId ?? null;
+      mediaList.replaceChildren();
+      for (const m of saved.media ?? []) addMedia(m);
+    }
+    status.textContent = "Restored your unsaved text";
+    if (draftId) {
+      const id = draftId;
+      saving = saving.then(() => letGoIfMovedOn(id));
+    }
+    // The tab may have closed before the text reached the server: save it there too.
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(autosave, 2000);
+  }
+
+  // The draft this box was saving may since have been published, scheduled, submitted or deleted
+  // from the lists. Its text has gone on without the box, which must not write over that post.
+  async function letGoIfMovedOn(id) {
+    let movedOn;
+    try {
+      movedOn = (await api("GET", `${postsPath}/${id}`)).status !== "draft";
+    } catch (err) {
+      movedOn = err.status === 404;
+    }
+    if (!movedOn || draftId !== id) return;
+    clearTimeout(saveTimer);
+    forget();
+    draftId = null;
+    for (const field of textFields) if ($(field)) $(field).value = "";
+    mediaList.replaceChildren();
+    preview.replaceChildren();
+    status.textContent = "Your draft has left the drafts list; this box is free for a new post";
+  }
+
+  function forget() {
+    localStorage.removeItem(storageKey);
+  }
+
+  async function renderPreview() {
+    try {
+      const { html } = await api("POST", "/newsroom/preview", { body: body.value });
+      preview.innerHTML = html; // rendered and sanitised by the server, as for readers
+    } catch (err) {
+      status.textContent = `Preview failed: ${err.message}`;
+    }
+  }
+
+  // New posts are also saved on the server as drafts, two seconds after the last keystroke.
+  // One save at a time, and `send` waits for it: a click on Publish while a draft is on its way
+  // publishes that draft (rather than being dropped, or making a second post).
+  function autosave() {
+    saving = saving.then(saveDraft);
+    return saving;
+  }
+
+  async function saveDraft() {
+    if (postId || sending) return;
+    const post = content();
+    const snapshot = JSON.stringify(post);
+    if (!hasContent(post) || snapshot === savedSnapshot) return;
+    try {
+      if (draftId) {
+        await api("PATCH", `${postsPath}/${draftId}`, post);
+      } else {
+        draftId = (await api("POST", postsPath, { ...post, status: "draft" })).id;
+      }
+      savedSnapshot = snapshot;
+      remember();
+      status.textContent = `Draft saved ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+    } catch (err) {
+      status.textContent = `Draft not saved: ${err.message}`;
+    }
+  }
+
+  async function uploadPending() {
+    if (!pendingFile) return;
+    const alt = $("c-alt").value.trim();
+    const caption = $("c-caption").value.trim();
+    const credit = $("c-credit").value.trim();
+    if (!alt || !caption || !credit) {
+      throw new Error("an image needs alt text, a caption and a credit");
+    }
+    const data = new FormData();
+    data.append("file", pendingFile);
+    data.append("alt", alt);
+    data.append("caption", caption);
+    data.append("credit", credit);
+    status.textContent = "Uploading the image…";
+    const uploaded = await api("POST", "/api/v1/media", data, { form: true });
+    addMedia({ url: uploaded.url, alt, caption, credit });
+    pendingFile = null;
+    fileInput.value = "";
+    thumb.hidden = true;
+    for (const id of ["c-alt", "c-caption", "c-credit"]) $(id).value = "";
+  }
+
+  async function send(kind) {
+    if (sending) return;
+    clearError();
+    sending = true;
+    clearTimeout(saveTimer);
+    try {
+      await saving;
+      await uploadPending();
+      const post = content();
+      if (kind === "scheduled") {
+        if (!publishAt.value) throw new Error("pick the time the post goes out");
+        post.publish_at = zonedToISO(publishAt.value, timeZone);
+      }
+      if (postId) {
+        // Always sent, so emptying the field takes the note away (null clears it).
+        const correction = $("c-correction");
+        if (correction) post.correction = correction.value.trim() || null;
+        if (kind !== "save") post.status = kind;
+        await api("PATCH", `${postsPath}/${postId}`, post);
+      } else if (draftId) {
+        await api("PATCH", `${postsPath}/${draftId}`, { ...post, status: kind });
+      } else {
+        await api("POST", postsPath, { ...post, status: kind });
+      }
+      forget();
+      status.textContent = { published: "Published", submitted: "Sent for review",
+        scheduled: "Scheduled", draft: "Draft saved", save: "Saved" }[kind] ?? "Saved";
+      window.location.reload();
+    } catch (err) {
+      showError(err.message);
+      status.textContent = "";
+    } finally {
+      sending = false;
+    }
+  }
+
+  function pick(file) {
+    if (!file) return;
+    pendingFile = file;
+    thumb.src = URL.createObjectURL(file);
+    thumb.alt = `Selected: ${file.name}`;
+    thumb.hidden = false;
+    status.textContent = `${file.name} will be uploaded when you publish`;
+  }
+
+  form.addEventListener("input", (event) => {
+    remember();
+    if (event.target === body) {
+      clearTimeout(previewTimer);
+      previewTimer = setTimeout(renderPreview, 150);
+    }
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(autosave, 2000);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const primary = form.querySelector("button.primary[data-submit]");
+    send(event.submitter?.dataset.submit ?? primary.dataset.submit);
+  });
+  form.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-submit]");
+    if (button && button.type === "button") send(button.dataset.submit);
+    const remove = event.target.closest("button[data-remove-media]");
+    if (remove) {
+      remove.closest("li").remove();
+      remember();
+    }
+  });
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      send(form.querySelector("button.primary[data-submit]").dataset.submit);
+    }
+  });
+  fileInput.addEventListener("change", () => pick(fileInput.files[0]));
+  const drop = $("c-drop");
+  drop.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("drop--over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("drop--over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("drop--over");
+    pick(event.dataTransfer.files[0]);
+  });
+  if (publishAt) {
+    // A scheduled post keeps its time; a new one is offered an hour from now.
+    const at = form.dataset.publishAt ? new Date(form.dataset.publishAt) : null;
+    publishAt.value = wallClock(at ?? new Date(Date.now() + 3600_000), timeZone);
+  }
+  restore();
+  if (body.value && !preview.innerHTML.trim()) renderPreview();
+}
+
+// -- actions on listed posts ----------------------------------------------------------------
+
+function setupActions(slug) {
+  const postPath = (id) => `/api/v1/blogs/${encodeURIComponent(slug)}/posts/${id}`;
+  const run = async (work, then = () => window.location.reload()) => {
+    clearError();
+    try {
+      await work();
+      then();
+    } catch (err) {
+      showError(err.message);
+    }
+  };
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const id = button.dataset.postId ?? button.closest("[data-post-id]")?.dataset.postId;
+    const value = button.dataset.value === "true";
+    const patches = {
+      pin: { pinned: value },
+      "key-event": { key_event: value },
+      publish: { status: "published" },
+      unschedule: { status: "draft" },
+      submit: { status: "submitted" },
+      restore: { restore_revision: Number(button.dataset.revision) },
+    };
+    const patch = patches[button.dataset.action];
+    if (patch) run(() => api("PATCH", postPath(id), patch));
+  });
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-action]");
+    if (!form) return;
+    event.preventDefault();
+    const id = form.closest("[data-post-id]").dataset.postId;
+    const data = Object.fromEntries(new FormData(form));
+    if (form.dataset.action === "delete") {
+      const body = data.reason ? { reason: data.reason } : undefined;
+      const onEditor = window.location.pathname.includes("/posts/");
+      run(
+        () => api("DELETE", postPath(id), body),
+        onEditor
+          ? () => { window.location.href = `/newsroom/blogs/${encodeURIComponent(slug)}`; }
+          : undefined,
+      );
+    } else if (form.dataset.action === "send-back") {
+      run(() => api("PATCH", postPath(id), { status: "draft", review_note: data.review_note }));
+    }
+  });
+}
+
+const compose = document.getElementById("compose");
+if (compose) {
+  setupCompose(compose);
+  setupActions(compose.dataset.slug);
+}

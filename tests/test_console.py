@@ -1,0 +1,185 @@
+"""The console's sign-in, sessions, CSRF, throttling and tokens, over real HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from dateline import accounts
+from tests.conftest import Running
+
+SLUG = "xi-putin-moscow"
+PASSWORD = "correct horse battery"
+
+
+async def make_person(running: Running, role: str, *, blogs: tuple[str, ...] = ()) -> str:
+    email = f"{role}-{len(await running.store.list_users())}@example.org"
+    await accounts.create_user(
+        running.store, email=email, name=f"The {role}", role=role, password=PASSWORD, blogs=blogs
+    )
+    return email
+
+
+def _field(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no {name} in the page"
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    """Sign in through the form; returns the session's CSRF token (from the console's meta)."""
+    form = (await client.get("/newsroom/login")).text
+    r = await client.post(
+        "/newsroom/login",
+        data={"email": email, "password": password, "csrf_token": _field(form, "csrf_token")},
+    )
+    assert r.status_code == 303, r.text
+    home = (await client.get("/newsroom/")).text
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', home)
+    assert found
+    return found.group(1)
+
+
+async def test_signing_in_gives_an_httponly_lax_cookie_and_signing_out_ends_it(
+    seeded: Running,
+) -> None:
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        r = await c.get("/newsroom/")
+        assert r.status_code == 303 and r.headers["location"].startswith("/newsroom/login")
+        form = (await c.get("/newsroom/login")).text
+        r = await c.post(
+            "/newsroom/login",
+            data={"email": email, "password": PASSWORD, "csrf_token": _field(form, "csrf_token")},
+        )
+        cookie = r.headers["set-cookie"]
+        assert "dateline_session=" in cookie and "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+        stolen = c.cookies.get("dateline_session")
+        home = await c.get("/newsroom/")
+        assert home.status_code == 200 and "Xi and Putin" in home.text
+        assert home.headers["cache-control"] == "no-store"
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', home.text)
+        assert csrf
+        out = await c.post("/newsroom/logout", data={"csrf_token": csrf.group(1)})
+        assert out.status_code == 303
+    # The old cookie is dead on the server, not just forgotten by the browser.
+    async with seeded.client(cookies={"dateline_session": stolen or ""}) as thief:
+        assert (await thief.get("/newsroom/")).status_code == 303
+
+
+async def test_a_forged_or_tampered_cookie_is_not_a_session(seeded: Running) -> None:
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        await sign_in(c, email)
+        good = c.cookies.get("dateline_session") or ""
+    session_id, _, signature = good.rpartition(".")
+    for forged in (f"{session_id}.{'0' * 64}", f"x{session_id}.{signature}", "garbage", ""):
+        async with seeded.client(cookies={"dateline_session": forged}) as c:
+            assert (await c.get("/newsroom/")).status_code == 303
+
+
+async def test_cookie_writes_need_the_csrf_token(seeded: Running) -> None:
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        posts = f"/api/v1/blogs/{SLUG}/posts"
+        r = await c.post(posts, json={"headline": "No token"})
+        assert r.status_code == 403 and "CSRF" in r.json()["error"]["message"]
+        r = await c.post(posts, json={"headline": "Wrong"}, headers={"X-CSRF-Token": "nope"})
+        assert r.status_code == 403
+        r = await c.post(posts, json={"headline": "With token"}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 201
+        r = await c.post("/newsroom/tokens", data={"label": "x"})
+        assert r.status_code == 403
+        # Reads need no token.
+        assert (await c.get(f"{posts}/{r.url.path}")).status_code in (404, 200)
+    async with seeded.client() as anon:
+        headlines = [p["headline"] for p in (await anon.get(posts)).json()["posts"]]
+    assert "No token" not in headlines and "Wrong" not in headlines
+
+
+async def test_the_login_form_itself_is_csrf_protected(seeded: Running) -> None:
+    email = await make_person(seeded, "editor")
+    async with seeded.client() as c:
+        r = await c.post("/newsroom/login", data={"email": email, "password": PASSWORD})
+        assert r.status_code == 403
+        assert "dateline_session" not in c.cookies
+
+
+async def test_repeated_failures_throttle_sign_in(seeded: Running) -> None:
+    email = await make_person(seeded, "editor")
+    async with seeded.client() as c:
+        for _ in range(accounts.MAX_FAILURES_PER_ACCOUNT):
+            form = (await c.get("/newsroom/login")).text
+            r = await c.post(
+                "/newsroom/login",
+                data={
+                    "email": email,
+                    "password": "wrong",
+                    "csrf_token": _field(form, "csrf_token"),
+                },
+            )
+            assert r.status_code == 401 and "wrong" in r.text
+        form = (await c.get("/newsroom/login")).text
+        r = await c.post(
+            "/newsroom/login",
+            data={"email": email, "password": PASSWORD, "csrf_token": _field(form, "csrf_token")},
+        )
+        # Even the right password waits now: a guesser cannot tell when it found it.
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        assert "dateline_session" not in c.cookies
+
+
+async def test_tokens_are_shown_once_work_and_can_be_revoked(seeded: Running) -> None:
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        r = await c.post("/newsroom/tokens", data={"label": "wire feed", "csrf_token": csrf})
+        assert r.status_code == 201
+        token = re.search(r'<code id="new-token">(dl_[^<]+)</code>', r.text)
+        assert token
+        listing = (await c.get("/newsroom/tokens")).text
+        assert "wire feed" in listing and token.group(1) not in listing
+        async with seeded.client(token.group(1)) as api:
+            r = await api.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "Via token"})
+            assert r.status_code == 201
+        token_id = re.search(r"/newsroom/tokens/(\d+)/revoke", listing)
+        assert token_id
+        r = await c.post(f"/newsroom/tokens/{token_id.group(1)}/revoke", data={"csrf_token": csrf})
+        assert r.status_code == 303
+        async with seeded.client(token.group(1)) as api:
+            r = await api.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "Revoked"})
+            assert r.status_code == 401
+
+
+async def test_the_console_shows_the_compose_box_the_queue_and_the_embed_code(
+    seeded: Running,
+) -> None:
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    contributor = await seeded.make_user("contributor", blogs=(SLUG,))
+    async with seeded.client(contributor) as w:
+        await w.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "For review"})
+    async with seeded.client() as c:
+        await sign_in(c, email)
+        page = (await c.get(f"/newsroom/blogs/{SLUG}")).text
+        assert 'id="compose"' in page and "Ctrl+Enter publishes" in page
+        assert "Waiting for review" in page and "For review" in page
+        assert "Approve and publish" in page
+        assert f"/{SLUG}/embed" in page and "data-dateline-embed" in page
+
+
+async def test_preview_uses_the_readers_renderer_and_sanitises(seeded: Running) -> None:
+    email = await make_person(seeded, "contributor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        r = await c.post(
+            "/newsroom/preview",
+            json={"body": "**Bold** <script>alert(1)</script> [x](javascript:alert(1))"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        html = r.json()["html"]
+        assert "<strong>Bold</strong>" in html
+        assert "<script" not in html and 'href="javascript:' not in html
+        assert (await c.post("/newsroom/preview", json={"body": "x"})).status_code == 403

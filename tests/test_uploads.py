@@ -1,0 +1,202 @@
+"""Image uploads through the API, and hostile input anywhere a newsroom can type."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Running
+
+SLUG = "xi-putin-moscow"
+FIELDS = {"alt": "Xi and Putin shake hands", "caption": "In the Kremlin.", "credit": "Pool/Reuters"}
+
+
+def jpeg_with_gps(width: int = 1800, height: int = 1200) -> bytes:
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x0112] = 6  # orientation: rotate 90° when shown
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (55.0, 45.0, 0.0)  # near the Kremlin
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+async def _upload(running: Running, data: bytes, **fields: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    async with running.client(running.token) as c:
+        r = await c.post(
+            "/api/v1/media",
+            files={"file": ("photo.jpg", data, "image/jpeg")},
+            data={**FIELDS, **fields},
+        )
+        return r.status_code, r.json()
+
+
+async def test_an_upload_is_stripped_resized_and_served_for_a_year(
+    running: Running, tmp_path: Path
+) -> None:
+    status, media = await _upload(running, jpeg_with_gps())
+    assert status == 201, media
+    assert media["url"].startswith("/media/") and media["url"].endswith(".jpg")
+    # Orientation 6 was applied: the stored image is upright (portrait).
+    assert (media["width"], media["height"]) == (1200, 1800)
+    assert [v["width"] for v in media["variants"]] == [320, 640, 1024, 1200]
+    assert media["srcset"].count("w,") == 3
+    async with running.client() as c:
+        r = await c.get(media["url"])
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert "immutable" in r.headers["cache-control"]
+        assert b"Exif" not in r.content and b"SecretCam" not in r.content
+        stored = Image.open(io.BytesIO(r.content))
+        assert not stored.getexif() and "exif" not in stored.info
+        assert (await c.get("/media/..%2F..%2Fetc%2Fpasswd")).status_code == 404
+        assert (await c.get("/media/" + "0" * 32 + ".jpg")).status_code == 404
+    # A post that uses it gets the size and srcset from the server, not from the client.
+    async with running.client(running.token) as c:
+        await c.post("/api/v1/blogs", json={"slug": "b", "title": "B"})
+        r = await c.post(
+            "/api/v1/blogs/b/posts",
+            json={
+                "headline": "Handshake",
+                "media": [{**FIELDS, "url": media["url"], "width": 1, "height": 1}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        shown = r.json()["media"][0]
+        assert (shown["width"], shown["height"]) == (1200, 1800)
+        page = (await c.get("/b")).text
+        assert 'srcset="/media/' in page and "Pool/Reuters" in page
+        r = await c.post(
+            "/api/v1/blogs/b/posts",
+            json={"headline": "x", "media": [{**FIELDS, "url": "/media/" + "a" * 32 + ".jpg"}]},
+        )
+        assert r.status_code == 422 and r.json()["error"]["field"] == "media.0.url"
+
+
+def _truncated() -> bytes:
+    whole = jpeg_with_gps(400, 300)
+    return whole[: len(whole) // 2]
+
+
+@pytest.mark.parametrize(
+    ("data", "fields", "status"),
+    [
+        (b"hello, not an image", {}, 415),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", {}, 415),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', {}, 415),
+        (b"", {}, 415),
+        (_truncated(), {}, 422),
+        (jpeg_with_gps(40, 30), {"alt": ""}, 422),
+        (jpeg_with_gps(40, 30), {"caption": "  "}, 422),
+        (jpeg_with_gps(40, 30), {"credit": ""}, 422),
+        (jpeg_with_gps(40, 30), {"credit": "x" * 301}, 422),
+    ],
+    ids=["text", "pdf", "svg", "empty", "truncated", "no-alt", "no-caption", "no-credit", "long"],
+)
+async def test_bad_uploads_get_a_clear_error_and_store_nothing(
+    running: Running, data: bytes, fields: dict[str, str], status: int
+) -> None:
+    got, body = await _upload(running, data, **fields)
+    assert got == status, body
+    assert body["error"]["message"]
+    media_dir = Path(running.app.state.settings.media_dir)
+    assert not media_dir.exists() or not any(media_dir.iterdir())
+
+
+async def test_oversized_uploads_and_pixel_bombs_are_refused(running: Running) -> None:
+    running.app.state.settings = type(running.app.state.settings)(
+        **{**running.app.state.settings.__dict__, "max_upload_bytes": 50_000}
+    )
+    got, body = await _upload(running, b"\xff\xd8" + b"\0" * 200_000)
+    assert got == 413 and "limit" in body["error"]["message"]
+    # One-bit pixels compress to a few kB: bombs once decoded. 48 Mpx is over Dateline's limit
+    # (40 Mpx) but under Pillow's own; 400 Mpx is over both.
+    for size in ((8_000, 6_000), (20_000, 20_000)):
+        out = io.BytesIO()
+        Image.new("1", size).save(out, "PNG")
+        assert len(out.getvalue()) < 50_000
+        got, body = await _upload(running, out.getvalue())
+        assert got == 413 and "pixels" in body["error"]["message"], body
+
+
+async def test_uploads_need_credentials_and_multipart(running: Running) -> None:
+    async with running.client() as anon:
+        r = await anon.post("/api/v1/media", files={"file": ("a.jpg", jpeg_with_gps(8, 8))})
+        assert r.status_code == 401
+    async with running.client(running.token) as c:
+        r = await c.post("/api/v1/media", json={"file": "x"})
+        assert r.status_code == 415
+        r = await c.post("/api/v1/media", data=FIELDS, files={"photo": ("a.jpg", b"x")})
+        assert r.status_code == 400 and r.json()["error"]["field"] == "file"
+
+
+# A tag the browser would run: an <img> element (not escaped text) with an onerror handler.
+LIVE_IMG = re.compile(r"<img[^>]*onerror", re.IGNORECASE)
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["title", "summary", "organisation", "authors"],
+)
+async def test_hostile_blog_headers_are_inert(running: Running, field: str) -> None:
+    value: object = [{"name": XSS}] if field == "authors" else XSS
+    body = {"slug": "h", "title": "Safe", field: value}
+    async with running.client(running.token) as c:
+        r = await c.post("/api/v1/blogs", json=body)
+        assert r.status_code == 201, r.text
+        await c.post("/api/v1/blogs/h/posts", json={"headline": "One"})
+        for path in ("/h", "/h/embed", "/h/feed.atom", "/"):
+            text = (await c.get(path)).text
+            assert "<script>alert" not in text and not LIVE_IMG.search(text), path
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        {"headline": XSS},
+        {"headline": "b", "byline": {"people": [{"name": XSS}], "location": XSS}},
+        {"headline": "c", "contributors": [XSS]},
+        {"headline": "d", "media": [{"alt": XSS, "caption": XSS, "credit": XSS}]},
+        {"headline": "e", "body": XSS + "\n\n[x](javascript:alert(1))"},
+        {"headline": "f", "tags": [XSS[:50]]},
+    ],
+    ids=["headline", "byline", "contributors", "media", "body", "tags"],
+)
+async def test_hostile_post_fields_are_inert_everywhere_readers_look(
+    seeded: Running, post: dict[str, object]
+) -> None:
+    async with seeded.client(seeded.token) as c:
+        r = await c.post(f"/api/v1/blogs/{SLUG}/posts", json=post)
+        assert r.status_code == 201, r.text
+        url = r.json()["url"]
+        for path in (f"/{SLUG}", url, f"/{SLUG}/embed", f"/{SLUG}/feed.atom"):
+            text = (await c.get(path)).text
+            assert "<script>alert" not in text, path
+            assert not LIVE_IMG.search(text), path
+            assert 'href="javascript:' not in text, path
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"slug": "z", "title": "Z", "timezone": "Eastern"}, "timezone"),
+        ({"slug": "z", "title": "Z", "timezone": "../../etc/passwd"}, "timezone"),
+        ({"slug": "z", "title": "x" * 301}, "title"),
+        ({"slug": "z", "title": "Z", "summary": "x" * 50_001}, "summary"),
+        ({"slug": "Z Z", "title": "Z"}, "slug"),
+        ({"slug": "newsroom", "title": "Z"}, "slug"),
+    ],
+)
+async def test_bad_blog_input_is_refused_and_changes_nothing(
+    running: Running, body: dict[str, object], field: str
+) -> None:
+    async with running.client(running.token) as c:
+        r = await c.post("/api/v1/blogs", json=body)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
+        assert await running.store.list_blogs() == []
