@@ -37,6 +37,9 @@ class Subscription:
     blog_id: int
     queue: asyncio.Queue[Item]
     dropped: bool = False
+    # Set by the reader while it is caught up and idle: writes an item to its connection at
+    # once, so that no task wakes per reader per event. False sends the item through the queue.
+    deliver: Callable[[Item], bool] | None = None
 
     async def get(self) -> Item:
         return await self.queue.get()
@@ -138,9 +141,26 @@ class Hub:
                     self._fan_out(state, event.seq, await self._encode(event))
                     state.cursor = event.seq
 
+    def drop(self, sub: Subscription) -> None:
+        """End one reader's stream now (its client went away)."""
+        self._cut_off(sub)
+        self.unsubscribe(sub)
+
     def _fan_out(self, state: _BlogState, seq: int, frame: bytes) -> None:
-        item = (seq, frame)
+        self._offer(state, (seq, frame))
+
+    def _offer(self, state: _BlogState, item: Item) -> None:
         for sub in list(state.readers):
+            deliver = sub.deliver
+            if deliver is not None:
+                try:
+                    if deliver(item):
+                        continue
+                except Exception:  # its connection broke: it reconnects and catches up
+                    log.debug("a direct write failed", exc_info=True)
+                    self._cut_off(sub)
+                    state.readers.discard(sub)
+                    continue
             try:
                 sub.queue.put_nowait(item)
             except asyncio.QueueFull:
@@ -149,6 +169,7 @@ class Hub:
 
     def _cut_off(self, sub: Subscription) -> None:
         sub.dropped = True
+        sub.deliver = None
         while not sub.queue.empty():
             sub.queue.get_nowait()
         sub.queue.put_nowait(CLOSED)
@@ -185,6 +206,4 @@ class Hub:
         while True:
             await asyncio.sleep(self._heartbeat_seconds)
             for state in list(self._blogs.values()):
-                for sub in state.readers:
-                    with contextlib.suppress(asyncio.QueueFull):
-                        sub.queue.put_nowait(HEARTBEAT)
+                self._offer(state, HEARTBEAT)

@@ -30,6 +30,7 @@ from dateline.scheduler import Scheduler
 from dateline.store import open_store
 from dateline.web import api, console, errors, live, openapi, pages, uploads
 from dateline.web.cache import BlogHeaders, RenderCache
+from dateline.web.fast import FastPaths
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}/embed", pages.embed),
     ]
     middleware = [
+        # Cached reads and live streams, before routing and the middleware below.
+        Middleware(FastPaths),
         # SSE frames are tiny and must not wait in a compressor's buffer.
         Middleware(GZipMiddleware, minimum_size=1024),
     ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import brotli
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from dateline.model import Blog
 from dateline.store import Store
@@ -34,6 +35,7 @@ class Entry:
     brotli: bytes | None
     etag: str
     media_type: str
+    content_type: bytes  # the Content-Type header as the app sends it
 
 
 class RenderCache:
@@ -41,8 +43,25 @@ class RenderCache:
         self._build = build  # changes with the code and the static files
         self._entries: OrderedDict[tuple[str, ...], Entry] = OrderedDict()
         self._size = size
+        # URL (scheme, host, path, query) → (slug, what, origin): lets web/fast.py find the
+        # cached answer for a URL the app has already answered once, without routing.
+        self._routes: dict[tuple[str, ...], tuple[str, tuple[str, ...], str]] = {}
         self.hits = 0
         self.misses = 0
+
+    def lookup(self, key: tuple[str, ...]) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self.hits += 1
+        return entry
+
+    def route(self, url: tuple[str, ...]) -> tuple[str, tuple[str, ...], str] | None:
+        return self._routes.get(url)
+
+    def remember(self, url: tuple[str, ...], target: tuple[str, tuple[str, ...], str]) -> None:
+        if len(self._routes) > 10_000:  # many distinct URLs (cursors, hosts): start over
+            self._routes.clear()
+        self._routes[url] = target
 
     async def respond(
         self,
@@ -62,7 +81,7 @@ class RenderCache:
             self.hits += 1
             self._entries.move_to_end(key)
         headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
-        if entry.etag in _etags(request.headers.get("if-none-match", "")):
+        if entry.etag in etags(request.headers.get("if-none-match", "")):
             return Response(status_code=304, headers=headers)
         accepted = request.headers.get("accept-encoding", "")
         body = entry.body
@@ -84,7 +103,9 @@ async def cached(
     origin = f"{request.url.scheme}://{request.url.netloc}"
     full_key = (*key, blog.slug, str(blog.last_seq), origin)
     cache: RenderCache = request.app.state.render_cache
-    return await cache.respond(request, full_key, render, media_type)
+    response = await cache.respond(request, full_key, render, media_type)
+    cache.remember(request_key(request.scope), (blog.slug, key, origin))
+    return response
 
 
 class BlogHeaders:
@@ -115,7 +136,19 @@ class BlogHeaders:
         return blog
 
 
-def _etags(header: str) -> set[str]:
+def request_key(scope: Scope, headers: dict[bytes, bytes] | None = None) -> tuple[str, ...]:
+    """What names one cached answer's URL: scheme, host, path and query."""
+    if headers is None:
+        headers = dict(scope["headers"])
+    return (
+        scope.get("scheme", "http"),
+        headers.get(b"host", b"").decode("latin-1"),
+        scope["path"],
+        scope.get("query_string", b"").decode("latin-1"),
+    )
+
+
+def etags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
@@ -128,4 +161,5 @@ def _entry(body: bytes, media_type: str, key: tuple[str, ...], build: str) -> En
         brotli=None if small else brotli.compress(body, quality=5),
         etag=f'"{digest}"',
         media_type=media_type,
+        content_type=Response(b"", media_type=media_type).headers["content-type"].encode(),
     )

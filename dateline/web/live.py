@@ -20,22 +20,28 @@ and receives exactly the events after 42, from the store, in order, once; then l
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
 from jinja2 import Environment
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from dateline.errors import BadRequest
-from dateline.hub import CLOSED, HEARTBEAT, Hub
+from dateline.hub import CLOSED, HEARTBEAT, Hub, Item, Subscription
 from dateline.model import Blog, BlogStatus, Event
 from dateline.payloads import event_json
 from dateline.store import Store
 from dateline.web.cache import cached
 from dateline.web.views import post_view
+
+log = logging.getLogger(__name__)
 
 _BACKLOG_PAGE = 500
 # Sent after `blog.ended`: a script closes its EventSource; any other client waits a day to retry.
@@ -93,69 +99,185 @@ def resume_point(request: Request) -> int:
     return after
 
 
-async def live(request: Request) -> Response:
+async def live(request: Request) -> LiveResponse:
     state = request.app.state
     blog = await state.store.get_blog(request.path_params["slug"])
     after = resume_point(request)
     assert blog.id is not None
-    ended = blog.status is BlogStatus.ENDED
-    stream = _stream(state.store, state.hub, state.encoder, blog.id, after, ended, state.settings)
-    return StreamingResponse(
-        stream,
-        media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",  # nginx: pass each frame on at once
-        },
-    )
+    return LiveResponse(blog.id, after, ended=blog.status is BlogStatus.ENDED)
 
 
-async def _stream(
-    store: Store,
-    hub: Hub,
-    encoder: EventEncoder,
-    blog_id: int,
-    after: int,
-    ended: bool,
-    settings: Any,
-) -> AsyncIterator[bytes]:
-    # Subscribe before reading the backlog: an event committed in between is then both in the
-    # backlog and in the queue, and the seq check below drops the copy, instead of being in neither.
-    sub = hub.subscribe(blog_id)
-    try:
-        yield b"retry: %d\n\n: connected\n\n" % settings.sse_retry_ms
-        last = after
+_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),  # nginx: pass each frame on at once
+]
+
+
+class LiveResponse:
+    """One reader's stream, as an ASGI response.
+
+    The reader's task writes the start of the stream (the backlog from the store), then lets
+    the hub write each new frame straight to the connection while the reader is caught up and
+    its connection takes the bytes at once: no task wakes per reader per event. When a write
+    has to wait (a slow connection), when there is a hole in the seqs or when coverage ends,
+    frames go through the reader's bounded queue and its task, as before. A second, idle task
+    waits for the client to go away and ends the stream."""
+
+    def __init__(self, blog_id: int, after: int, *, ended: bool) -> None:
+        self.blog_id, self.after, self.ended = blog_id, after, ended
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["app"].state
+        hub: Hub = state.hub
+        # Subscribe before reading the backlog: an event committed in between is then both in the
+        # backlog and in the queue, and the seq check drops the copy, instead of being in neither.
+        sub = hub.subscribe(self.blog_id)
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            hub.drop(sub)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+            stream = _Stream(send, sub, state.store, state.encoder, self.blog_id, self.after)
+            await stream.run(state.settings.sse_retry_ms, self.ended)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            sub.deliver = None
+            hub.unsubscribe(sub)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+class _Stream:
+    def __init__(
+        self,
+        send: Send,
+        sub: Subscription,
+        store: Store,
+        encoder: EventEncoder,
+        blog_id: int,
+        after: int,
+    ) -> None:
+        self.send, self.sub, self.store, self.encoder = send, sub, store, encoder
+        self.blog_id = blog_id
+        self.last = after  # the newest seq written to this reader
+        self.pending: asyncio.Future[None] | None = None  # a direct write that had to wait
+
+    async def write(self, data: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    def deliver(self, item: Item) -> bool:
+        """Called by the hub, only while this reader is caught up and idle: write `item` now.
+        False hands the item to the reader's queue and task instead."""
+        if item == HEARTBEAT:
+            data = b": heartbeat\n\n"
+        elif isinstance(item, tuple):
+            seq, data = item
+            if seq <= self.last:
+                return True  # already sent from the backlog
+            if seq > self.last + 1 or _ENDED_MARK in data:
+                self.sub.deliver = None  # a hole to fill from the store, or the end
+                return False
+            self.last = seq
+        else:
+            self.sub.deliver = None
+            return False
+        message = {"type": "http.response.body", "body": data, "more_body": True}
+        self.pending = send_now(self.send, message)
+        if self.pending is not None:
+            self.sub.deliver = None  # the connection is backed up: queue until it drains
+        return True
+
+    async def run(self, retry_ms: int, ended: bool) -> None:
+        await self.write(b"retry: %d\n\n: connected\n\n" % retry_ms)
         while True:
-            backlog = await store.events_after(blog_id, last, limit=_BACKLOG_PAGE)
+            backlog = await self.store.events_after(self.blog_id, self.last, limit=_BACKLOG_PAGE)
             for event in backlog:
-                yield await encoder.frame(event)
-                last = event.seq
+                await self.write(await self.encoder.frame(event))
+                self.last = event.seq
             if len(backlog) < _BACKLOG_PAGE:
                 break
         if ended:
-            yield END_FRAME
+            await self.write(END_FRAME)
             return
+        sub = self.sub
         while True:
+            if not await self._drained():
+                return
+            if sub.queue.empty() and not sub.dropped:
+                sub.deliver = self.deliver  # caught up: the hub may write directly
             item = await sub.get()
+            sub.deliver = None
+            if not await self._drained():
+                return
             if item == HEARTBEAT:
-                yield b": heartbeat\n\n"
+                await self.write(b": heartbeat\n\n")
                 continue
             if item == CLOSED or isinstance(item, str):
-                return  # cut off for falling behind: the browser reconnects and catches up
+                return  # cut off (too slow, gone, or a shutdown): browsers reconnect and catch up
             seq, frame = item
-            if seq <= last:
+            if seq <= self.last:
                 continue
-            if seq > last + 1:  # a hole (this node's hub started after our backlog read)
-                for event in await store.events_after(blog_id, last, until=seq - 1):
-                    yield await encoder.frame(event)
-                    last = event.seq
-            yield frame
-            last = seq
+            if seq > self.last + 1:  # a hole (this node's hub started after our backlog read)
+                for event in await self.store.events_after(self.blog_id, self.last, until=seq - 1):
+                    await self.write(await self.encoder.frame(event))
+                    self.last = event.seq
+            await self.write(frame)
+            self.last = seq
             if _ENDED_MARK in frame:
-                yield END_FRAME
+                await self.write(END_FRAME)
                 return
-    finally:
-        hub.unsubscribe(sub)
+
+    async def _drained(self) -> bool:
+        """Wait for a direct write that had to wait; False if the connection failed."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return True
+        try:
+            await pending
+        except Exception:
+            log.info("a live stream's connection failed", exc_info=True)
+            return False
+        return True
+
+
+def send_now(send: Send, message: Message) -> asyncio.Future[None] | None:
+    """Run `send(message)` up to its first wait, in the caller's own step of the event loop.
+
+    An ASGI server's `send` of body bytes writes them to the socket at once and returns without
+    waiting, unless the connection is backed up. So a hub can write one frame to thousands of
+    connections in one loop instead of waking thousands of tasks. None: the bytes are sent.
+    Else a future that finishes the send (the rest of the coroutine runs in its own task)."""
+    sent = send(message)
+    if not isinstance(sent, Coroutine):
+        return asyncio.ensure_future(sent)
+    try:
+        waiting = sent.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_finish(sent, waiting))
+
+
+async def _finish(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Drive a coroutine that `send_now` started, from where it stopped, to its end."""
+    try:
+        while True:
+            if isinstance(waiting, asyncio.Future):
+                await asyncio.wait((waiting,))
+            else:
+                await asyncio.sleep(0)  # a bare `yield` asks for one turn of the loop
+            try:
+                waiting = coro.send(None)
+            except StopIteration:
+                return
+    except BaseException:
+        coro.close()
+        raise
 
 
 async def events_delta(request: Request) -> Response:

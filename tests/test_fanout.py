@@ -1,0 +1,128 @@
+"""The hub's direct writes: a caught-up reader's frames go straight to its connection; a
+connection that stops reading falls back to its queue, is cut off, and holds up nobody."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dateline.config import Settings
+from dateline.web.live import send_now
+from tests import sse
+from tests.conftest import Running
+from tests.servers import free_port
+
+SLUG = "xi-putin-moscow"
+LIVE = f"/{SLUG}/live"
+QUEUE = 4
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    # A short queue, so that a stuck connection is cut off after a few posts.
+    return Settings(
+        database_url=database_url,
+        port=free_port(),
+        media_dir=str(tmp_path / "media"),
+        heartbeat_seconds=0.5,
+        secret_key="test-secret",
+        reader_queue_size=QUEUE,
+    )
+
+
+async def _until(check: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_stuck_connection_is_cut_off_and_holds_up_nobody(seeded: Running) -> None:
+    hub = seeded.app.state.hub
+    port = int(seeded.base_url.rsplit(":", 1)[1])
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and it never reads
+    stuck.connect(("127.0.0.1", port))
+    stuck.sendall(f"GET {LIVE}?after=9 HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    try:
+        await _until(lambda: hub.reader_count == 1)
+        async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+            await _until(lambda: hub.reader_count == 2)
+            body = "A long dispatch from the summit. " * 1400  # ~46 KB of Markdown
+            sent = 0
+            async with seeded.client(seeded.token) as c:
+                while hub.reader_count == 2:
+                    assert sent < 400, "the stuck connection was never cut off"
+                    r = await c.post(
+                        f"/api/v1/blogs/{SLUG}/posts",
+                        json={"headline": f"Dispatch {sent}", "body": body},
+                    )
+                    assert r.status_code == 201
+                    sent += 1
+                    frame = await reader.next_event()  # the healthy reader is never held up
+                    assert frame.id == 9 + sent
+                    assert frame.data is not None
+                    assert frame.data["post"]["headline"] == f"Dispatch {sent - 1}"
+            assert await reader.nothing_more()
+    finally:
+        stuck.close()
+
+
+async def test_frames_written_directly_keep_their_order_with_queued_ones(seeded: Running) -> None:
+    hub = seeded.app.state.hub
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        await _until(lambda: hub.reader_count == 1)
+        async with seeded.client(seeded.token) as c:
+            posts = [
+                c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": f"Burst {i}"})
+                for i in range(30)
+            ]
+            for r in await asyncio.gather(*posts):
+                assert r.status_code == 201
+        frames = await reader.events(30)
+        assert [f.id for f in frames] == list(range(10, 40))
+        assert await reader.nothing_more()
+
+
+async def test_send_now_sends_at_once_when_the_send_does_not_wait() -> None:
+    sent: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["body"])
+
+    assert send_now(send, {"type": "http.response.body", "body": b"a"}) is None
+    assert sent == [b"a"]
+
+
+async def test_send_now_finishes_a_send_that_has_to_wait() -> None:
+    drained = asyncio.get_running_loop().create_future()
+    sent: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        await drained  # as a server does while the connection is backed up
+        sent.append(message["body"])
+
+    pending = send_now(send, {"type": "http.response.body", "body": b"b"})
+    assert pending is not None and sent == []
+    await asyncio.sleep(0.01)
+    assert not pending.done()
+    drained.set_result(None)
+    await asyncio.wait_for(pending, 1)
+    assert sent == [b"b"]
+
+
+async def test_send_now_reports_a_send_that_fails_after_waiting() -> None:
+    drained = asyncio.get_running_loop().create_future()
+
+    async def send(message: dict[str, Any]) -> None:
+        await drained
+        raise ConnectionResetError("gone")
+
+    pending = send_now(send, {"type": "http.response.body", "body": b"c"})
+    assert pending is not None
+    drained.set_exception(OSError("connection lost"))
+    with pytest.raises(OSError, match="connection lost"):
+        await asyncio.wait_for(pending, 1)
