@@ -86,6 +86,20 @@ async def test_nginx_caches_pages_and_revalidates_them(seeded: Running, nginx: s
         assert r.status_code == 200 and r.headers["x-cache-status"] == "BYPASS"
 
 
+async def test_nginx_keeps_one_cached_copy_per_encoding(seeded: Running, nginx: str) -> None:
+    async with httpx.AsyncClient(base_url=nginx) as c:
+        bodies = {}
+        for accept, encoding in (("br, gzip", "br"), ("gzip", "gzip"), ("identity", None)):
+            for expected in ("MISS", "HIT"):
+                r = await c.get(f"/{SLUG}/feed.atom", headers={"Accept-Encoding": accept})
+                assert r.status_code == 200, accept
+                assert r.headers["x-cache-status"] == expected, accept
+                assert r.headers.get("content-encoding") == encoding, accept
+                assert "Accept-Encoding" in r.headers["vary"]  # passed on to browsers and CDNs
+                bodies[accept] = r.text  # decoded by httpx
+        assert len(set(bodies.values())) == 1
+
+
 async def test_live_streams_pass_through_nginx_unbuffered(seeded: Running, nginx: str) -> None:
     async with sse.connect(nginx, f"/{SLUG}/live?after=9") as reader:
         assert reader.status == 200
