@@ -44,7 +44,7 @@ def raise_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def client_process(host: str, port: int, path: str, count: int, index: int,
+def client_process(host: str, port: int, path: str, count: int, index: int, clients: int,
                    conn: Any) -> None:  # fmt: skip
     """One load-client process: `count` SSE readers; reports arrival times at the end."""
     raise_file_limit()
@@ -58,13 +58,24 @@ def client_process(host: str, port: int, path: str, count: int, index: int,
             source = f"127.0.{index + 1}.{i % 250 + 1}"  # spread source ports over addresses
             mine: dict[int, float] = {}
             per_reader.append(mine)
-            reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
-            writer.write(
-                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                f"Accept: text/event-stream\r\n\r\n".encode()
-            )
-            await writer.drain()
-            await reader.readuntil(b"\r\n\r\n")
+            for attempt in range(5):
+                # A connection reset while thousands connect at once (a full accept queue) is
+                # retried, as a browser's EventSource would; nothing is published yet.
+                try:
+                    reader, writer = await asyncio.open_connection(
+                        host, port, local_addr=(source, 0)
+                    )
+                    writer.write(
+                        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                        f"Accept: text/event-stream\r\n\r\n".encode()
+                    )
+                    await writer.drain()
+                    await reader.readuntil(b"\r\n\r\n")
+                    break
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.5 * (attempt + 1))
             ready[0] += 1
             while True:
                 line = await reader.readline()
@@ -77,8 +88,8 @@ def client_process(host: str, port: int, path: str, count: int, index: int,
 
         for i in range(count):
             tasks.append(asyncio.create_task(one(i)))
-            if i % 200 == 199:
-                await asyncio.sleep(0.05)  # don't overflow the server's accept backlog
+            if i % 200 == 199:  # don't overflow the servers' accept backlogs
+                await asyncio.sleep(0.05 * clients)
         while ready[0] < count:
             await asyncio.sleep(0.05)
             if any(t.done() and t.exception() for t in tasks):
@@ -104,7 +115,9 @@ def run_load(
     for index, count in enumerate(share):
         parent, child = ctx.Pipe()
         port = ports[index % len(ports)]
-        proc = ctx.Process(target=client_process, args=(host, port, path, count, index, child))
+        proc = ctx.Process(
+            target=client_process, args=(host, port, path, count, index, clients, child)
+        )
         proc.start()
         pipes.append(parent)
         procs.append(proc)
@@ -201,7 +214,7 @@ def bench_nchan(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     conf = tmp / "nchan.conf"
     conf.write_text(
         f"""load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-worker_processes 1;
+worker_processes {args.nodes};
 daemon off;
 pid {tmp}/nchan.pid;
 error_log {tmp}/nchan-error.log warn;
