@@ -191,6 +191,8 @@ class _Stream:
         self.pending = send_now(self.send, message)
         if self.pending is not None:
             self.sub.deliver = None  # the connection is backed up: queue until it drains
+            # Its failure is handled when the reader next writes; mark it seen meanwhile.
+            self.pending.add_done_callback(_seen)
         return True
 
     async def run(self, retry_ms: int, ended: bool) -> None:
@@ -244,6 +246,11 @@ class _Stream:
             log.info("a live stream's connection failed", exc_info=True)
             return False
         return True
+
+
+def _seen(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def send_now(send: Send, message: Message) -> asyncio.Future[None] | None:
