@@ -30,11 +30,15 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
-    """(requests/s, p99 ms) from one wrk run."""
+    """(requests/s, p99 ms) from one wrk run; refuses a run with any error answer or socket
+    error, which would measure the error instead of the page."""
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    for trouble in ("Non-2xx or 3xx responses", "Socket errors"):
+        if trouble in out:
+            raise SystemExit(f"wrk {url}: {trouble.lower()}, no figure taken:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
     p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -92,14 +96,15 @@ def main() -> None:
         root.mkdir()
         types = []
         for name, path in ENDPOINTS.items():
-            r = httpx.get(base + path)
+            r = httpx.get(base + path, headers={"Accept-Encoding": "identity"})
             (root / name).write_bytes(r.content)
             types.append((name, r.headers["content-type"]))
         locations = "\n".join(
             f'location = /{name} {{ default_type "{ctype}"; }}' for name, ctype in types
         )
         (tmp / "nginx.conf").write_text(
-            f"""worker_processes 1;
+            f"""user root;  # the temp folder is private to its owner
+worker_processes 1;
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -121,6 +126,20 @@ http {{
         wait_up(f"http://127.0.0.1:{nginx_port}/page")
         proxy = start_proxy(tmp, port, proxy_port)
         wait_up(f"http://127.0.0.1:{proxy_port}/healthz")
+        # All three must answer the same bytes, or the ratio compares different work. (The page
+        # names its host in its links; behind nginx that host has no port.)
+        plain = {"Accept-Encoding": "identity"}
+        for name, path in ENDPOINTS.items():
+            bodies = {
+                re.sub(rb"127\.0\.0\.1:\d+", b"127.0.0.1",
+                       httpx.get(url, headers=plain).raise_for_status().content)
+                for url in (base + path, f"http://127.0.0.1:{nginx_port}/{name}",
+                            f"http://127.0.0.1:{proxy_port}{path}")
+            }  # fmt: skip
+            if len(bodies) != 1:
+                raise SystemExit(
+                    f"{name}: Dateline, nginx and the nginx cache answer different bytes"
+                )
         results: dict[str, dict[str, float]] = {}
         for name, path in ENDPOINTS.items():
             rps, p99 = wrk(base + path, args.duration, args.connections)
