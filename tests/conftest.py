@@ -86,12 +86,14 @@ class Running:
         return await accounts.issue_token(self.store, user)
 
 
-async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], Starlette]:
+async def start_server(
+    settings: Settings, http: str = "auto"
+) -> tuple[uvicorn.Server, asyncio.Task[None], Starlette]:
     from dateline.web.app import create_app
 
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on", http=http
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -132,8 +134,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def running(settings: Settings) -> AsyncIterator[Running]:
-    server, task, app = await start_server(settings)
+def server_http() -> str:
+    """uvicorn's HTTP protocol for the test server: "auto" (httptools, as `dateline serve`)."""
+    return "auto"
+
+
+@pytest.fixture
+async def running(settings: Settings, server_http: str) -> AsyncIterator[Running]:
+    server, task, app = await start_server(settings, server_http)
     store: Store = app.state.store
     admin = await accounts.create_user(store, email="admin@example.org", name="Admin", role="admin")
     token = await accounts.issue_token(store, admin)

@@ -87,6 +87,50 @@ async def test_frames_written_directly_keep_their_order_with_queued_ones(seeded:
         assert await reader.nothing_more()
 
 
+async def _stream_of_only_reader(hub: Any) -> Any:
+    """The one reader's stream, once it has caught up and lets the hub write to it."""
+    [sub] = [sub for state in hub._blogs.values() for sub in state.readers]
+    await _until(lambda: sub.deliver is not None)
+    return sub.deliver.__self__
+
+
+async def _five_posts_arrive(seeded: Running, reader: Any) -> None:
+    async with seeded.client(seeded.token) as c:
+        for i in range(5):
+            r = await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": f"Post {i}"})
+            assert r.status_code == 201
+    frames = await reader.events(5)
+    assert [f.id for f in frames] == list(range(10, 15))
+    assert [f.data["post"]["headline"] for f in frames] == [f"Post {i}" for i in range(5)]
+    assert await reader.nothing_more()
+
+
+async def test_under_uvicorns_httptools_frames_go_straight_to_the_transport(
+    seeded: Running,
+) -> None:
+    # `dateline serve` runs uvicorn with httptools: the hub writes each frame as one HTTP chunk
+    # to the connection itself. If an upgrade of uvicorn renames what ChunkWriter reads, this
+    # fails instead of the fast path quietly turning off.
+    hub = seeded.app.state.hub
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        await _until(lambda: hub.reader_count == 1)
+        stream = await _stream_of_only_reader(hub)
+        assert stream.direct is not None
+        await _five_posts_arrive(seeded, reader)
+        assert (
+            await _stream_of_only_reader(hub)
+        ).direct is stream.direct  # still caught up, direct
+
+
+@pytest.mark.parametrize("server_http", ["h11"])
+async def test_under_another_protocol_frames_go_through_the_asgi_send(seeded: Running) -> None:
+    hub = seeded.app.state.hub
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        await _until(lambda: hub.reader_count == 1)
+        assert (await _stream_of_only_reader(hub)).direct is None
+        await _five_posts_arrive(seeded, reader)
+
+
 async def test_send_now_sends_at_once_when_the_send_does_not_wait() -> None:
     sent: list[bytes] = []
 

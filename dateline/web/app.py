@@ -18,7 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from dateline import __version__
 from dateline.bus import open_bus
@@ -31,9 +31,19 @@ from dateline.store import open_store
 from dateline.web import api, console, errors, live, openapi, pages, uploads
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.fast import FastPaths
+from dateline.web.live import SERVER_SEND
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+
+
+class DatelineApp(Starlette):
+    """Starlette, noting the server's own `send` in the scope before middleware wraps it: live
+    streams write frames straight to the connection when the server allows (web/live.py)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 @cache
@@ -138,7 +148,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # SSE frames are tiny and must not wait in a compressor's buffer.
         Middleware(GZipMiddleware, minimum_size=1024),
     ]
-    app = Starlette(
+    app = DatelineApp(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
