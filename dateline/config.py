@@ -54,6 +54,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_upload_bytes", "Largest image upload accepted (413 beyond)."),
     Setting("max_image_pixels", "Largest image accepted, in pixels (width × height)."),
     Setting("schedule_seconds", "Seconds between checks for scheduled posts that are due."),
+    Setting(
+        "gc_thaw_seconds",
+        "Seconds between thaws of the objects frozen after each full garbage collection; "
+        "0 turns freezing off.",
+    ),
 )
 
 
@@ -74,6 +79,7 @@ class Settings:
     max_upload_bytes: int = 10_485_760
     max_image_pixels: int = 40_000_000
     schedule_seconds: float = 1.0
+    gc_thaw_seconds: float = 3600.0
 
     @classmethod
     def load(

@@ -24,6 +24,7 @@ from dateline import __version__
 from dateline.bus import open_bus
 from dateline.config import Settings
 from dateline.errors import DatelineError
+from dateline.gcpause import FrozenSurvivors
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
 from dateline.scheduler import Scheduler
@@ -43,7 +44,12 @@ class DatelineApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[SERVER_SEND] = send
-        await super().__call__(scope, receive, send)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # The send holds the server's request cycle, which holds the scope: a cycle that
+            # only the garbage collector's slow full pass would free.
+            del scope[SERVER_SEND]
 
 
 @cache
@@ -109,9 +115,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.signing_key = key.encode()
         scheduler = Scheduler(newsroom, settings.schedule_seconds)
         scheduler.start()
+        survivors = FrozenSurvivors(settings.gc_thaw_seconds)
+        survivors.start()
         try:
             yield
         finally:
+            await survivors.close()
             await scheduler.close()
             await hub.close()
             await bus.close()
