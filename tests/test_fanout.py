@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,7 +14,6 @@ from dateline.config import Settings
 from dateline.web.live import send_now
 from tests import sse
 from tests.conftest import Running
-from tests.servers import free_port
 
 SLUG = "xi-putin-moscow"
 LIVE = f"/{SLUG}/live"
@@ -22,16 +21,9 @@ QUEUE = 4
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(settings: Settings) -> Settings:
     # A short queue, so that a stuck connection is cut off after a few posts.
-    return Settings(
-        database_url=database_url,
-        port=free_port(),
-        media_dir=str(tmp_path / "media"),
-        heartbeat_seconds=0.5,
-        secret_key="test-secret",
-        reader_queue_size=QUEUE,
-    )
+    return replace(settings, reader_queue_size=QUEUE)
 
 
 async def _until(check: Any, timeout: float = 5.0) -> None:

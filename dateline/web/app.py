@@ -49,7 +49,7 @@ class DatelineApp(Starlette):
         finally:
             # The send holds the server's request cycle, which holds the scope: a cycle that
             # only the garbage collector's slow full pass would free.
-            del scope[SERVER_SEND]
+            scope.pop(SERVER_SEND, None)
 
 
 @cache
