@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,7 +13,6 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from dateline import accounts
 from dateline.bus import open_bus
 from dateline.config import SETTINGS, Settings
 from dateline.errors import DatelineError
@@ -22,7 +20,7 @@ from dateline.importers import ImportedBlog
 from dateline.importers.text import parse_text
 from dateline.model import Role
 from dateline.newsroom import Newsroom
-from dateline.store import Store, open_store
+from dateline.store import open_store
 
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -54,10 +52,12 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         sys.exit(1 if exc.status >= 500 else 2)
 
 
-async def _with_store(settings: Settings, body: Callable[[Store], Awaitable[T]]) -> T:
+async def _with_newsroom(settings: Settings, body: Callable[[Newsroom], Awaitable[T]]) -> T:
+    """Run `body` with a newsroom on the configured store. The command line acts as the
+    instance itself (actor None): it holds the database's own credentials."""
     store = await open_store(settings.database_url)
     try:
-        return await body(store)
+        return await body(Newsroom(store, open_bus("memory://"), settings=settings))
     finally:
         await store.close()
 
@@ -87,25 +87,24 @@ def demo(host: str, port: int, db: str) -> None:
     settings = Settings.load({"database_url": database_url(db), "host": host, "port": port})
     password = secrets.token_urlsafe(12)
 
-    async def prepare(store: Store) -> str:
-        newsroom = Newsroom(store, open_bus("memory://"))
-        admin = await store.get_user_by_email(DEMO_ADMIN)
+    async def prepare(newsroom: Newsroom) -> str:
+        admin = await newsroom.user_by_email(None, DEMO_ADMIN)
         if admin is None:
-            admin = await accounts.create_user(
-                store, email=DEMO_ADMIN, name="Demo Admin", role="admin", password=password
+            admin = await newsroom.create_user(
+                None, email=DEMO_ADMIN, name="Demo Admin", role="admin", password=password
             )
         else:
             assert admin.id is not None
-            await store.set_password_hash(admin.id, accounts.hash_password(password))
+            await newsroom.set_password(None, admin.id, password)
         try:
-            await store.get_blog(DEMO_SLUG)
+            await newsroom.store.get_blog(DEMO_SLUG)
         except DatelineError:
             seed = resources.files("dateline").joinpath("demo", DEMO_SEED).read_text("utf-8")
             imported = parse_text(seed, slug=DEMO_SLUG)
             await newsroom.import_blog(imported, admin)
-        return await accounts.issue_token(store, admin, "demo")
+        return await newsroom.issue_token(admin, "demo")
 
-    token = run(lambda: _with_store(settings, prepare))
+    token = run(lambda: _with_newsroom(settings, prepare))
     base = f"http://{host}:{port}"
     console.print(f"[bold]Dateline demo[/bold] at {base}/{DEMO_SLUG}")
     console.print(f"  database   {settings.database_url}")
@@ -143,16 +142,16 @@ def serve(
             "workers": workers,
         }
     )
-    run(lambda: _with_store(settings, _noop))  # migrate once, before any worker starts
+    run(lambda: _with_newsroom(settings, _noop))  # migrate once, before any worker starts
     _serve(settings)
 
 
-async def _noop(store: Store) -> None:
+async def _noop(newsroom: Newsroom) -> None:
     return None
 
 
 def _serve(settings: Settings) -> None:
-    import uvicorn
+    from dateline.web.server.run import serve
 
     if settings.workers > 1 and settings.bus_url.startswith("memory:"):
         err.print(
@@ -161,21 +160,7 @@ def _serve(settings: Settings) -> None:
             "set --bus redis://HOST:6379/0."
         )
         sys.exit(2)
-    # Workers are separate processes: hand them the settings through the environment.
-    for setting in SETTINGS:
-        os.environ[setting.env] = str(getattr(settings, setting.name))
-    uvicorn.run(
-        "dateline.web.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers if settings.workers > 1 else None,
-        log_level="info",
-        access_log=False,  # per-request log lines cost a third of the throughput; nginx logs
-        # Live streams never finish on their own; give them a moment, then close them.
-        timeout_graceful_shutdown=3,
-        proxy_headers=True,
-    )
+    serve(settings)
 
 
 # -- migrate -------------------------------------------------------------------------------
@@ -186,7 +171,7 @@ def _serve(settings: Settings) -> None:
 def migrate(db: str | None) -> None:
     """Create or upgrade the database schema to the newest version."""
     settings = Settings.load({"database_url": database_url(db)})
-    run(lambda: _with_store(settings, _noop))
+    run(lambda: _with_newsroom(settings, _noop))
     console.print(f"database {settings.public()['database_url']} is up to date")
 
 
@@ -219,14 +204,14 @@ def user_create(
     settings = Settings.load({"database_url": database_url(db)})
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
 
-    async def body(store: Store) -> tuple[Any, str | None]:
-        created = await accounts.create_user(
-            store, email=email, name=name, role=role, password=password, blogs=blogs
+    async def body(newsroom: Newsroom) -> tuple[Any, str | None]:
+        created = await newsroom.create_user(
+            None, email=email, name=name, role=role, password=password, blogs=blogs
         )
-        token = await accounts.issue_token(store, created, "cli") if make_token else None
+        token = await newsroom.issue_token(created, "cli") if make_token else None
         return created, token
 
-    created, token = run(lambda: _with_store(settings, body))
+    created, token = run(lambda: _with_newsroom(settings, body))
     memberships = f" in {', '.join(blogs)}" if blogs else ""
     console.print(f"created {created.role.value} {created.email}{memberships}")
     if token:
@@ -251,12 +236,12 @@ def import_(file: Path, slug: str, fmt: str, timezone: str | None, db: str | Non
         err.print(f"[red]error:[/red] {file} is not UTF-8 text ({exc.reason} at byte {exc.start})")
         sys.exit(2)
 
-    async def body(store: Store) -> tuple[ImportedBlog, Any]:
+    async def body(newsroom: Newsroom) -> tuple[ImportedBlog, Any]:
         imported = parse_text(text, slug=slug, timezone=timezone)
-        blog = await Newsroom(store, open_bus("memory://")).import_blog(imported)
+        blog = await newsroom.import_blog(imported)
         return imported, blog
 
-    imported, blog = run(lambda: _with_store(settings, body))
+    imported, blog = run(lambda: _with_newsroom(settings, body))
     for warning in imported.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     console.print(f"imported {blog.post_count} posts into /{blog.slug} ({blog.title})")

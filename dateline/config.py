@@ -59,6 +59,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between thaws of the objects frozen after each full garbage collection; "
         "0 turns freezing off.",
     ),
+    Setting(
+        "direct_writes",
+        "Write live frames straight to readers' connections from the hub (uvicorn's httptools "
+        "protocol, or the ASGI send driven by hand); false sends each through its reader's task.",
+    ),
 )
 
 
@@ -80,6 +85,7 @@ class Settings:
     max_image_pixels: int = 40_000_000
     schedule_seconds: float = 1.0
     gc_thaw_seconds: float = 3600.0
+    direct_writes: bool = True
 
     @classmethod
     def load(
@@ -109,7 +115,15 @@ class Settings:
         }
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
 def _cast(setting: Setting, kind: type, raw: str) -> Any:
+    if kind is bool:
+        if raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise Invalid(f"{setting.env}={raw!r} is not true or false", field=setting.name)
     try:
         return kind(raw)
     except ValueError:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Protocol
 
-from dateline.model import Event
+from dateline.model import Event, EventType
 
 log = logging.getLogger(__name__)
 
 
 class EventLog(Protocol):
+    """What the hub reads; it never writes."""
+
     async def events_after(
         self, blog_id: int, after: int, *, until: int | None = None, limit: int = 1000
     ) -> list[Event]: ...
@@ -27,9 +30,33 @@ class EventLog(Protocol):
     async def last_seq(self, blog_id: int) -> int: ...
 
 
-HEARTBEAT: Final = "heartbeat"
-CLOSED: Final = "closed"
-Item = tuple[int, bytes] | str
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One event as this node sends it, made once per event by the encoder: the SSE frame, and
+    the same bytes as one chunk of a chunked HTTP/1.1 body (for writers that send raw chunks)."""
+
+    seq: int
+    type: EventType
+    data: bytes
+    chunk: bytes
+
+    @classmethod
+    def of(cls, seq: int, type_: EventType, data: bytes) -> Frame:
+        return cls(seq, type_, data, b"%x\r\n%b\r\n" % (len(data), data))
+
+    @property
+    def ends_coverage(self) -> bool:
+        return self.type is EventType.BLOG_ENDED
+
+
+class Signal(enum.Enum):
+    HEARTBEAT = "heartbeat"  # a comment to keep the connection (and its proxies) awake
+    CLOSED = "closed"  # the reader was cut off: it reconnects and catches up from the store
+
+
+HEARTBEAT = Signal.HEARTBEAT
+CLOSED = Signal.CLOSED
+Item = Frame | Signal
 
 
 @dataclass(eq=False)
@@ -56,7 +83,7 @@ class Hub:
     def __init__(
         self,
         store: EventLog,
-        encode: Callable[[Event], Awaitable[bytes]],
+        encode: Callable[[Event], Awaitable[Frame]],
         *,
         queue_size: int = 64,
         heartbeat_seconds: float = 15.0,
@@ -138,16 +165,13 @@ class Hub:
                 if not events:
                     break
                 for event in events:
-                    self._fan_out(state, event.seq, await self._encode(event))
+                    self._offer(state, await self._encode(event))
                     state.cursor = event.seq
 
     def drop(self, sub: Subscription) -> None:
         """End one reader's stream now (its client went away)."""
         self._cut_off(sub)
         self.unsubscribe(sub)
-
-    def _fan_out(self, state: _BlogState, seq: int, frame: bytes) -> None:
-        self._offer(state, (seq, frame))
 
     def _offer(self, state: _BlogState, item: Item) -> None:
         for sub in list(state.readers):

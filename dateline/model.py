@@ -1,14 +1,41 @@
 """The domain: plain dataclasses, no I/O.
 
 Times are always timezone-aware UTC datetimes; the blog's zone is only used when showing them.
+
+Field lists are declared here once: the store's row codecs and the readers' JSON shapes are derived
+from these dataclasses. A field marked `internal()` is stored but never shown to readers; a field
+marked `content()` is part of a post's text, kept in every revision.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+
+_INTERNAL = "internal"
+_CONTENT = "content"
+
+
+def internal(default: Any = None) -> Any:
+    """A field the store keeps and readers never see (JSON shapes leave it out)."""
+    return field(default=default, metadata={_INTERNAL: True})
+
+
+def content(**kwargs: Any) -> Any:
+    """A field of a post's text: saved in each revision, restored with it."""
+    return field(metadata={_CONTENT: True}, **kwargs)
+
+
+def shown_fields(cls: type) -> tuple[str, ...]:
+    """The names of `cls`'s fields that readers may see, in declaration order."""
+    return tuple(f.name for f in fields(cls) if not f.metadata.get(_INTERNAL))
+
+
+def content_fields(cls: type) -> tuple[str, ...]:
+    """The names of `cls`'s fields that hold a post's text."""
+    return tuple(f.name for f in fields(cls) if f.metadata.get(_CONTENT))
 
 
 class BlogStatus(enum.StrEnum):
@@ -51,6 +78,10 @@ class Person:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Person:
+        return cls(str(data["name"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +144,7 @@ class Blog:
     slug: str
     title: str
     timezone: str
-    id: int | None = None
+    id: int | None = internal()
     summary: str = ""
     organisation: str = ""
     authors: list[Person] = field(default_factory=list)
@@ -130,12 +161,12 @@ class Blog:
 class Post:
     blog_slug: str
     id: str = ""
-    headline: str = ""
-    body: str = ""
+    headline: str = content(default="")
+    body: str = content(default="")
     body_html: str = ""
-    byline: Byline = field(default_factory=Byline)
-    contributors: list[str] | None = None
-    media: list[Media] = field(default_factory=list)
+    byline: Byline = content(default_factory=Byline)
+    contributors: list[str] | None = content(default=None)
+    media: list[Media] = content(default_factory=list)
     tags: list[str] = field(default_factory=list)
     pinned: bool = False
     key_event: bool = False
@@ -146,10 +177,10 @@ class Post:
     revision: int = 1
     correction: str | None = None
     seq: int | None = None
-    author_id: int | None = None
-    delete_reason: str | None = None
+    author_id: int | None = internal()
+    delete_reason: str | None = internal()
     publish_at: datetime | None = None  # when a scheduled post goes out
-    review_note: str | None = None  # an editor's comment when sending a post back
+    review_note: str | None = internal()  # an editor's comment when sending a post back
 
     @property
     def visible(self) -> bool:
@@ -164,12 +195,12 @@ class Revision:
     number: int
     user_id: int | None
     created_at: datetime
-    headline: str
-    body: str
-    note: str | None
-    byline: Byline = field(default_factory=Byline)
-    contributors: list[str] | None = None
-    media: list[Media] = field(default_factory=list)
+    headline: str = content()
+    body: str = content()
+    note: str | None = None
+    byline: Byline = content(default_factory=Byline)
+    contributors: list[str] | None = content(default=None)
+    media: list[Media] = content(default_factory=list)
     user_name: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -192,7 +223,7 @@ class User:
     name: str
     role: Role
     id: int | None = None
-    password_hash: str | None = None
+    password_hash: str | None = internal()
     created_at: datetime | None = None
 
     @property

@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from starlette.applications import Starlette
 
-from dateline import accounts
 from dateline.bus import open_bus
 from dateline.config import Settings
 from dateline.model import User
 from dateline.newsroom import Newsroom
 from dateline.store import Store, open_store
+from dateline.web.server import ServedApp, served_app
+from dateline.web.services import Services
 from tests.servers import PostgresServer, free_port, start_postgres
 
 SEED = (
@@ -61,37 +61,44 @@ def seed_text() -> str:
 class Running:
     """A Dateline server in this event loop, reachable over real HTTP."""
 
-    app: Starlette
+    app: ServedApp
     base_url: str
     admin: User
     token: str
 
     @property
+    def services(self) -> Services:
+        found: Services = self.app.state.services
+        return found
+
+    @property
     def store(self) -> Store:
-        store: Store = self.app.state.store
-        return store
+        return self.services.store
+
+    @property
+    def newsroom(self) -> Newsroom:
+        return self.services.newsroom
 
     def client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10, **kwargs)
 
     async def make_user(self, role: str, *, blogs: tuple[str, ...] = ()) -> str:
-        user = await accounts.create_user(
-            self.store,
+        user = await self.newsroom.create_user(
+            None,
             email=f"{role}{next(_db_names)}@example.org",
             name=f"A {role}",
             role=role,
             blogs=blogs,
         )
-        return await accounts.issue_token(self.store, user)
+        return await self.newsroom.issue_token(user)
 
 
 async def start_server(
     settings: Settings, http: str = "auto"
-) -> tuple[uvicorn.Server, asyncio.Task[None], Starlette]:
-    from dateline.web.app import create_app
-
-    app = create_app(settings)
+) -> tuple[uvicorn.Server, asyncio.Task[None], ServedApp]:
+    """The app as `dateline serve` runs it (web/server/), in this event loop."""
+    app = served_app(settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on", http=http
     )
@@ -117,9 +124,9 @@ async def stop_server(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
 async def app_hub_close(server: uvicorn.Server) -> None:
     # Open live streams would hold the shutdown: end them as a deploy would.
     app = server.config.app
-    hub = getattr(getattr(app, "state", None), "hub", None)
-    if hub is not None:
-        await hub.close()
+    services = getattr(getattr(app, "state", None), "services", None)
+    if services is not None:
+        await services.hub.close()
 
 
 @pytest.fixture
@@ -130,6 +137,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         media_dir=str(tmp_path / "media"),
         heartbeat_seconds=0.5,
         secret_key="test-secret",
+        # The test process's garbage collector is left alone (tests/test_gcpause.py tests it).
+        gc_thaw_seconds=0,
     )
 
 
@@ -142,9 +151,9 @@ def server_http() -> str:
 @pytest.fixture
 async def running(settings: Settings, server_http: str) -> AsyncIterator[Running]:
     server, task, app = await start_server(settings, server_http)
-    store: Store = app.state.store
-    admin = await accounts.create_user(store, email="admin@example.org", name="Admin", role="admin")
-    token = await accounts.issue_token(store, admin)
+    newsroom: Newsroom = app.state.services.newsroom
+    admin = await newsroom.create_user(None, email="admin@example.org", name="Admin", role="admin")
+    token = await newsroom.issue_token(admin)
     yield Running(app, f"http://127.0.0.1:{settings.port}", admin, token)
     await stop_server(server, task)
 
@@ -154,8 +163,7 @@ async def seeded(running: Running, seed_text: str) -> Running:
     """The running server with the seed blog imported as `xi-putin-moscow`."""
     from dateline.importers.text import parse_text
 
-    newsroom: Newsroom = running.app.state.newsroom
-    await newsroom.import_blog(parse_text(seed_text, slug="xi-putin-moscow"), running.admin)
+    await running.newsroom.import_blog(parse_text(seed_text, slug="xi-putin-moscow"), running.admin)
     return running
 
 

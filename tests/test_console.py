@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from dateline import accounts
+from dateline.newsroom import accounts
 from tests.conftest import Running
 
 SLUG = "xi-putin-moscow"
@@ -15,8 +15,8 @@ PASSWORD = "correct horse battery"
 
 async def make_person(running: Running, role: str, *, blogs: tuple[str, ...] = ()) -> str:
     email = f"{role}-{len(await running.store.list_users())}@example.org"
-    await accounts.create_user(
-        running.store, email=email, name=f"The {role}", role=role, password=PASSWORD, blogs=blogs
+    await running.newsroom.create_user(
+        None, email=email, name=f"The {role}", role=role, password=PASSWORD, blogs=blogs
     )
     return email
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from dateline.config import Settings
-from dateline.web.live import send_now
+from dateline.web.server.send import SendWriter, send_now
+from dateline.web.server.uvicorn_cycle import ChunkWriter
 from tests import sse
 from tests.conftest import Running
 
@@ -21,9 +22,14 @@ QUEUE = 4
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
+def settings_direct() -> bool:
+    return True
+
+
+@pytest.fixture
+def settings(settings: Settings, settings_direct: bool) -> Settings:
     # A short queue, so that a stuck connection is cut off after a few posts.
-    return replace(settings, reader_queue_size=QUEUE)
+    return replace(settings, reader_queue_size=QUEUE, direct_writes=settings_direct)
 
 
 async def _until(check: Any, timeout: float = 5.0) -> None:
@@ -33,7 +39,7 @@ async def _until(check: Any, timeout: float = 5.0) -> None:
 
 
 async def test_a_stuck_connection_is_cut_off_and_holds_up_nobody(seeded: Running) -> None:
-    hub = seeded.app.state.hub
+    hub = seeded.services.hub
     port = int(seeded.base_url.rsplit(":", 1)[1])
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and it never reads
@@ -64,7 +70,7 @@ async def test_a_stuck_connection_is_cut_off_and_holds_up_nobody(seeded: Running
 
 
 async def test_frames_written_directly_keep_their_order_with_queued_ones(seeded: Running) -> None:
-    hub = seeded.app.state.hub
+    hub = seeded.services.hub
     async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
         await _until(lambda: hub.reader_count == 1)
         async with seeded.client(seeded.token) as c:
@@ -103,11 +109,11 @@ async def test_under_uvicorns_httptools_frames_go_straight_to_the_transport(
     # `dateline serve` runs uvicorn with httptools: the hub writes each frame as one HTTP chunk
     # to the connection itself. If an upgrade of uvicorn renames what ChunkWriter reads, this
     # fails instead of the fast path quietly turning off.
-    hub = seeded.app.state.hub
+    hub = seeded.services.hub
     async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
         await _until(lambda: hub.reader_count == 1)
         stream = await _stream_of_only_reader(hub)
-        assert stream.direct is not None
+        assert isinstance(stream.direct, ChunkWriter)
         await _five_posts_arrive(seeded, reader)
         assert (
             await _stream_of_only_reader(hub)
@@ -116,11 +122,23 @@ async def test_under_uvicorns_httptools_frames_go_straight_to_the_transport(
 
 @pytest.mark.parametrize("server_http", ["h11"])
 async def test_under_another_protocol_frames_go_through_the_asgi_send(seeded: Running) -> None:
-    hub = seeded.app.state.hub
+    hub = seeded.services.hub
     async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
         await _until(lambda: hub.reader_count == 1)
-        assert (await _stream_of_only_reader(hub)).direct is None
+        assert isinstance((await _stream_of_only_reader(hub)).direct, SendWriter)
         await _five_posts_arrive(seeded, reader)
+
+
+@pytest.mark.parametrize("settings_direct", [False])
+async def test_with_direct_writes_off_every_frame_goes_through_its_readers_task(
+    seeded: Running,
+) -> None:
+    hub = seeded.services.hub
+    async with sse.connect(seeded.base_url, f"{LIVE}?after=9") as reader:
+        await _until(lambda: hub.reader_count == 1)
+        [sub] = [sub for state in hub._blogs.values() for sub in state.readers]
+        await _five_posts_arrive(seeded, reader)
+        assert sub.deliver is None  # the hub never wrote to it directly
 
 
 async def test_send_now_sends_at_once_when_the_send_does_not_wait() -> None:

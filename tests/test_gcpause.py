@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from dateline.gcpause import FrozenSurvivors
+from dateline.web.server.gc import FrozenSurvivors
 
 
 class Node:

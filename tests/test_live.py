@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from dateline.hub import CLOSED
 from tests import sse
 from tests.conftest import Running
 
@@ -90,16 +91,16 @@ async def test_heartbeats_keep_an_idle_stream_open(seeded: Running) -> None:
 
 
 async def test_a_reader_that_falls_behind_is_cut_off_and_catches_up(seeded: Running) -> None:
-    hub = seeded.app.state.hub
+    hub = seeded.services.hub
     sub = hub.subscribe((await seeded.store.get_blog(SLUG)).id)
-    for i in range(seeded.app.state.settings.reader_queue_size + 5):
+    for i in range(seeded.services.settings.reader_queue_size + 5):
         await _publish(seeded, f"Flood {i}")
     await asyncio.sleep(0.2)
     assert sub.dropped
-    assert await sub.get() == "closed"  # the queue was emptied: nothing stale is delivered
+    assert await sub.get() is CLOSED  # the queue was emptied: nothing stale is delivered
     hub.unsubscribe(sub)
     async with sse.connect(seeded.base_url, LIVE, last_event_id=9) as reader:
-        frames = await reader.events(seeded.app.state.settings.reader_queue_size + 5)
+        frames = await reader.events(seeded.services.settings.reader_queue_size + 5)
         assert [f.id for f in frames] == list(range(10, 10 + len(frames)))
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import GifImagePlugin, Image, ImageCms, ImageOps, PngImagePlugin
 
-from dateline import media
 from dateline.errors import DatelineError, Invalid, TooLarge, UnsupportedMediaType
+from dateline.newsroom import images as media
 
 MB = 1 << 20
 

@@ -31,7 +31,7 @@ async def nginx(seeded: Running, tmp_path: Path) -> AsyncIterator[str]:
     )
     site = site.replace("/var/cache/nginx/dateline", str(tmp_path / "cache"))
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    site = site.replace("/var/lib/dateline/media/", seeded.app.state.settings.media_dir + "/")
+    site = site.replace("/var/lib/dateline/media/", seeded.services.settings.media_dir + "/")
     assert str(port) in site and upstream in site
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from dateline.inputs import PostCreate
+from dateline.newsroom.inputs import PostCreate
 from tests.conftest import Running
 
 SLUG = "xi-putin-moscow"
@@ -68,7 +68,7 @@ async def test_load_more_pages_through_posts_twenty_at_a_time(seeded: Running) -
     editor = seeded.admin
     start = datetime(2023, 3, 20, 10, tzinfo=UTC)
     for i in range(16):  # 25 posts in all, these older than the seed's
-        await seeded.app.state.newsroom.write_post(
+        await seeded.services.newsroom.write_post(
             editor,
             SLUG,
             PostCreate(headline=f"Early {i}", published_at=start + timedelta(minutes=i)),
@@ -151,5 +151,5 @@ async def test_pages_carry_a_strong_etag_and_change_with_each_event(seeded: Runn
         fresh = await c.get(f"/{SLUG}", headers={"If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["etag"] != etag
     assert "A new version" in fresh.text and "10 Posts" in fresh.text
-    cache = seeded.app.state.render_cache
+    cache = seeded.services.render_cache
     assert cache.hits >= 2

@@ -23,7 +23,6 @@ import httpx
 import sqlalchemy as sa
 from PIL import Image
 
-from dateline import accounts
 from dateline.model import User
 from dateline.store import schema as t
 from tests.conftest import Running
@@ -122,15 +121,15 @@ async def cast_of(running: Running) -> AsyncIterator[Cast]:
     people = {}
     for actor, (role, member) in ROLES.items():
         email = f"{actor}-{next(_unique)}@example.org"
-        user = await accounts.create_user(
-            running.store,
+        user = await running.newsroom.create_user(
+            None,
             email=email,
             name=f"The {actor}",
             role=role,
             password=PASSWORD,
             blogs=(SLUG,) if member else (),
         )
-        people[actor] = Person(user, email, await accounts.issue_token(running.store, user))
+        people[actor] = Person(user, email, await running.newsroom.issue_token(user))
     async with AsyncExitStack() as stack:
         yield Cast(running, people, stack)
 
@@ -176,7 +175,7 @@ async def fingerprint(running: Running) -> tuple[Any, ...]:
             await count(t.media),
             await count(t.events),
         )
-    media_dir = Path(running.app.state.settings.media_dir)
+    media_dir = Path(running.services.settings.media_dir)
     files = sorted(p.name for p in media_dir.iterdir()) if media_dir.exists() else []
     return (*found, tuple(files))
 
@@ -235,23 +234,23 @@ async def header_form(cast: Cast, actor: str) -> Ctx:
 
 async def someone_new(cast: Cast, actor: str) -> Ctx:
     email = f"someone-{next(_unique)}@example.org"
-    user = await accounts.create_user(
-        cast.running.store, email=email, name="Someone", role="contributor"
+    user = await cast.running.newsroom.create_user(
+        None, email=email, name="Someone", role="contributor"
     )
     return {"email": email, "user_id": str(user.id)}
 
 
 async def someone_new_on_the_blog(cast: Cast, actor: str) -> Ctx:
     email = f"member-{next(_unique)}@example.org"
-    user = await accounts.create_user(
-        cast.running.store, email=email, name="Member", role="contributor", blogs=(SLUG,)
+    user = await cast.running.newsroom.create_user(
+        None, email=email, name="Member", role="contributor", blogs=(SLUG,)
     )
     return {"user_id": str(user.id)}
 
 
 async def _token_of(cast: Cast, whose: str) -> Ctx:
     user = cast.people[whose].user
-    await accounts.issue_token(cast.running.store, user, "to revoke")
+    await cast.running.newsroom.issue_token(user, "to revoke")
     assert user.id is not None
     newest = (await cast.running.store.list_tokens(user.id))[0]
     return {"token_id": str(newest.id)}

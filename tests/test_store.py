@@ -9,17 +9,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
-from dateline import accounts
+from dateline.bus import open_bus
 from dateline.errors import BadRequest, Conflict, NotFound
-from dateline.inputs import BlogCreate, PostCreate, PostPatch
 from dateline.model import EventType, PostStatus, User
 from dateline.newsroom import Newsroom
+from dateline.newsroom.inputs import BlogCreate, PostCreate, PostPatch
+from dateline.newsroom.shapes import decode_cursor, encode_cursor, event_payload
 from dateline.store import Store
 from dateline.store.schema import metadata
 
 
 async def _editor(store: Store) -> User:
-    return await accounts.create_user(store, email="ed@example.org", name="Ed", role="editor")
+    newsroom = Newsroom(store, open_bus("memory://"))
+    return await newsroom.create_user(None, email="ed@example.org", name="Ed", role="editor")
 
 
 async def _blog(newsroom: Newsroom, user: User, slug: str = "b") -> None:
@@ -95,7 +97,7 @@ async def test_deleting_keeps_the_post_and_emits_a_tombstone(
     editor = await _editor(store)
     await _blog(offline_newsroom, editor)
     post = await offline_newsroom.write_post(editor, "b", PostCreate(headline="Wrong", body="no"))
-    await offline_newsroom.delete_post(editor, "b", post.id, "published in error")
+    await offline_newsroom.delete_post(editor, "b", post.id, {"reason": "published in error"})
     blog = await store.get_blog("b")
     kept = await store.get_post(blog, post.id)
     assert kept.status is PostStatus.DELETED and kept.delete_reason == "published in error"
@@ -104,7 +106,7 @@ async def test_deleting_keeps_the_post_and_emits_a_tombstone(
     assert event.type is EventType.POST_DELETED
     assert "body" not in event.payload["post"] and "headline" not in event.payload["post"]
     with pytest.raises(NotFound):
-        await offline_newsroom.delete_post(editor, "b", post.id, None)
+        await offline_newsroom.delete_post(editor, "b", post.id, {})
 
 
 async def test_a_failed_write_leaves_no_event_and_no_gap(
@@ -119,7 +121,9 @@ async def test_a_failed_write_leaves_no_event_and_no_gap(
     clash = Post(blog_slug="b", headline="dup", status=PostStatus.PUBLISHED)
     clash.id = (await store.list_posts(blog))[0][0].id  # an id that exists: the insert fails
     with pytest.raises(IntegrityError):
-        await store.insert_post(blog, clash, user_id=None, emit=EventType.POST_PUBLISHED)
+        await store.insert_post(
+            blog, clash, user_id=None, emit=EventType.POST_PUBLISHED, shape=event_payload
+        )
     await offline_newsroom.write_post(editor, "b", PostCreate(headline="Two"))
     assert [e.seq for e in await store.events_after(blog.id or 0, 0)] == [1, 2]
 
@@ -161,16 +165,17 @@ async def test_pages_follow_published_time_with_a_cursor(
             editor, "b", PostCreate(headline=f"h{i}", published_at=start + timedelta(minutes=i))
         )
     blog = await store.get_blog("b")
-    page, cursor = await store.list_posts(blog, limit=2)
-    assert [p.headline for p in page] == ["h4", "h3"] and cursor
-    page, cursor = await store.list_posts(blog, limit=2, cursor=cursor)
-    assert [p.headline for p in page] == ["h2", "h1"] and cursor
-    page, cursor = await store.list_posts(blog, limit=2, cursor=cursor)
-    assert [p.headline for p in page] == ["h0"] and cursor is None
+    page, after = await store.list_posts(blog, limit=2)
+    assert [p.headline for p in page] == ["h4", "h3"] and after
+    cursor = encode_cursor(after)
+    page, after = await store.list_posts(blog, limit=2, after=decode_cursor(cursor))
+    assert [p.headline for p in page] == ["h2", "h1"] and after
+    page, after = await store.list_posts(blog, limit=2, after=after)
+    assert [p.headline for p in page] == ["h0"] and after is None
     oldest, _ = await store.list_posts(blog, newest_first=False, limit=5)
     assert [p.headline for p in oldest] == ["h0", "h1", "h2", "h3", "h4"]
     with pytest.raises(BadRequest):
-        await store.list_posts(blog, cursor="not-a-cursor")
+        decode_cursor("not-a-cursor")
 
 
 async def test_blog_slugs_are_unique(store: Store, offline_newsroom: Newsroom) -> None:

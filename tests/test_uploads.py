@@ -104,13 +104,13 @@ async def test_bad_uploads_get_a_clear_error_and_store_nothing(
     got, body = await _upload(running, data, **fields)
     assert got == status, body
     assert body["error"]["message"]
-    media_dir = Path(running.app.state.settings.media_dir)
+    media_dir = Path(running.services.settings.media_dir)
     assert not media_dir.exists() or not any(media_dir.iterdir())
 
 
 async def test_oversized_uploads_and_pixel_bombs_are_refused(running: Running) -> None:
-    running.app.state.settings = type(running.app.state.settings)(
-        **{**running.app.state.settings.__dict__, "max_upload_bytes": 50_000}
+    running.services.settings = type(running.services.settings)(
+        **{**running.services.settings.__dict__, "max_upload_bytes": 50_000}
     )
     got, body = await _upload(running, b"\xff\xd8" + b"\0" * 200_000)
     assert got == 413 and "limit" in body["error"]["message"]

@@ -78,7 +78,7 @@ async def test_a_contributor_sees_only_their_own_unpublished_posts(seeded: Runni
 
 
 async def test_a_scheduled_post_goes_out_once_at_its_time(seeded: Running) -> None:
-    newsroom: Newsroom = seeded.app.state.newsroom
+    newsroom: Newsroom = seeded.services.newsroom
     async with seeded.client(seeded.token) as c:
         at = _soon(3600)
         r = await c.post(

@@ -3,29 +3,12 @@ notifications; the store is the truth, so a lost notification delays an event bu
 (the hub fetches what it lacks from the event log).
 
 Backends are chosen by URL: `memory://` (one process, the default) and `redis://…` (any number of
-processes and machines)."""
+processes and machines). Both behave alike (one contract test suite runs against each)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
-
+from dateline.bus.protocol import Bus, Listener
 from dateline.errors import Invalid
-
-Listener = Callable[[int, int], Awaitable[None]]
-
-
-class Bus(Protocol):
-    healthy: bool
-    """False while notifications may be lost (Redis down): hubs then poll the event log."""
-
-    async def start(self, listener: Listener) -> None:
-        """Begin delivering every notification (from any node) to `listener(blog_id, seq)`."""
-
-    async def publish(self, blog_id: int, seq: int) -> None:
-        """Announce that `blog_id` has committed up to `seq`; never blocks on readers."""
-
-    async def close(self) -> None: ...
 
 
 def open_bus(url: str) -> Bus:

@@ -1,9 +1,12 @@
 """The Redis bus: every node publishes "blog:seq" on one pub/sub channel after a commit and
 hears every other node's.
 
-Redis carries notifications only. While it is unreachable, writes still succeed (publishing is
-best effort, after the commit), `healthy` is False and each node's hub polls the event log about
-once a second instead; the degradation is logged once, and pub/sub resumes when Redis returns."""
+Redis carries notifications only, and never sits in a write's path: `publish` hands the
+notification to this node's own readers (through the same in-order delivery task as the memory
+bus) and to a sender task, and returns. The sender keeps only the newest seq per blog, so a slow,
+frozen or absent Redis costs a bounded amount of memory and no writer any time. While Redis is
+unreachable `healthy` is False and each node's hub polls the event log about once a second
+instead; the degradation is logged once, and pub/sub resumes when Redis returns."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dateline.bus import Listener
+from dateline.bus.delivery import Deliveries
+from dateline.bus.protocol import Listener
 
 log = logging.getLogger(__name__)
 CHANNEL = "dateline:events"
@@ -38,27 +42,45 @@ class RedisBus:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
-        self._listener: Listener | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._deliveries = Deliveries()
+        self._tasks: list[asyncio.Task[None]] = []
         self.healthy = False
         self._degraded_logged = False
+        # The newest seq per blog not yet sent to Redis, and what wakes the sender.
+        self._outbox: dict[int, int] = {}
+        self._wake = asyncio.Event()
 
     async def start(self, listener: Listener) -> None:
-        self._listener = listener
-        self._task = asyncio.create_task(self._subscribe_forever(), name="dateline-redis-bus")
+        self._deliveries.start(listener)
+        self._tasks = [
+            asyncio.create_task(self._subscribe_forever(), name="dateline-redis-subscriber"),
+            asyncio.create_task(self._send_forever(), name="dateline-redis-sender"),
+        ]
 
-    async def publish(self, blog_id: int, seq: int) -> None:
+    def publish(self, blog_id: int, seq: int) -> None:
         # This node's own readers hear it at once, whatever Redis is doing; the echo that comes
         # back through Redis is dropped by the hub (it has already fanned that seq out).
-        if self._listener is not None:
-            await self._listener(blog_id, seq)
-        try:
-            await self._client.publish(CHANNEL, f"{blog_id}:{seq}")
-        except (RedisError, OSError) as exc:
-            self._degraded(exc)
+        self._deliveries.put(blog_id, seq)
+        if seq > self._outbox.get(blog_id, 0):
+            self._outbox[blog_id] = seq
+        self._wake.set()
+
+    async def _send_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                blog_id, seq = next(iter(self._outbox.items()))
+                try:
+                    await self._client.publish(CHANNEL, f"{blog_id}:{seq}")
+                except (RedisError, OSError) as exc:
+                    self._degraded(exc)
+                    await asyncio.sleep(_RETRY_SECONDS)  # keep it, and try again
+                    continue
+                if self._outbox.get(blog_id) == seq:
+                    del self._outbox[blog_id]
 
     async def _subscribe_forever(self) -> None:
-        assert self._listener is not None
         while True:
             pubsub = self._client.pubsub()
             try:
@@ -72,9 +94,9 @@ class RedisBus:
                         continue
                     blog_id, _, seq = message["data"].decode().partition(":")
                     try:
-                        await self._listener(int(blog_id), int(seq))
-                    except Exception:
-                        log.exception("delivering blog %s seq %s failed", blog_id, seq)
+                        self._deliveries.put(int(blog_id), int(seq))
+                    except ValueError:
+                        log.warning("ignoring a malformed notification %r", message["data"])
             except (RedisError, OSError) as exc:
                 self._degraded(exc)
             finally:
@@ -93,8 +115,10 @@ class RedisBus:
             )
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
+        await self._deliveries.close()
         await self._client.aclose()

@@ -1,22 +1,48 @@
-"""The store: the truth about blogs, posts, users and each blog's event log.
+"""The store: the truth about blogs, posts, people, media and each blog's event log.
 
 One implementation on SQLAlchemy Core serves both engines, chosen by URL (`sqlite:///PATH`,
-`postgresql://…`); the same test suite runs against each."""
+`postgresql://…`); the same test suite runs against each. It is split by concern, one module
+each, and put together here as one `Store`:
+
+    events.py   the event log (seqs, payloads as the writer shapes them)
+    blogs.py    blog headers and status
+    posts.py    posts, revisions, pages of posts, scheduled posts, whole-blog imports
+    people.py   users, tokens, memberships, sessions, sign-in failures, instance values
+    media.py    uploaded images' records
+    rows.py     rows ↔ the domain's dataclasses
+    schema.py   the tables; migrations/ creates them
+
+The store persists what it is handed; it knows nothing of readers' JSON, URLs or permissions."""
 
 from __future__ import annotations
 
+from dateline.store.engines import Engines, create_engines
+from dateline.store.events import Shape
+from dateline.store.media import MediaRows
 from dateline.store.migrate import migrate
-from dateline.store.sql import SQLStore
+from dateline.store.people import PeopleRows, TokenInfo
+from dateline.store.posts import Keyset, PostChange, PostRows
 
-Store = SQLStore
+
+class Store(PostRows, PeopleRows, MediaRows):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engines: Engines = create_engines(url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engines.dialect
+
+    async def close(self) -> None:
+        await self.engines.dispose()
 
 
 async def open_store(url: str, *, upgrade: bool = True) -> Store:
     """Connect, and bring the schema to the newest migration unless told not to."""
-    store = SQLStore(url)
+    store = Store(url)
     if upgrade:
         await migrate(store.engines)
     return store
 
 
-__all__ = ["Store", "migrate", "open_store"]
+__all__ = ["Keyset", "PostChange", "Shape", "Store", "TokenInfo", "migrate", "open_store"]

@@ -1,12 +1,11 @@
 """The store's people: users, API tokens, blog memberships, console sessions, sign-in failures and
-the instance's shared secrets. A mixin of `SQLStore`, kept apart because it is its own idea."""
+the instance's shared secrets."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -14,17 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from dateline.errors import Conflict
 from dateline.model import Role, User
 from dateline.store import schema as t
-from dateline.store.engines import Engines
+from dateline.store.rows import RowCodec, Rows, new_id, utcnow
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id(result: sa.CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+USERS = RowCodec(User, t.users)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +28,7 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
-class PeopleStore:
-    engines: Engines
-
+class PeopleRows(Rows):
     # -- users -----------------------------------------------------------------------------
 
     async def create_user(self, user: User) -> User:
@@ -47,13 +36,7 @@ class PeopleStore:
         async with self.engines.write.begin() as conn:
             try:
                 result = await conn.execute(
-                    t.users.insert().values(
-                        email=user.email,
-                        name=user.name,
-                        role=user.role.value,
-                        password_hash=user.password_hash,
-                        created_at=user.created_at,
-                    )
+                    t.users.insert().values(**USERS.values(user, without=("id",)))
                 )
             except IntegrityError as exc:
                 raise Conflict(
@@ -79,17 +62,17 @@ class PeopleStore:
     async def get_user_by_email(self, email: str) -> User | None:
         async with self.engines.read.connect() as conn:
             row = (await conn.execute(t.users.select().where(t.users.c.email == email))).first()
-        return _user(row._mapping) if row is not None else None
+        return USERS.read(row._mapping) if row is not None else None
 
     async def get_user(self, user_id: int) -> User | None:
         async with self.engines.read.connect() as conn:
             row = (await conn.execute(t.users.select().where(t.users.c.id == user_id))).first()
-        return _user(row._mapping) if row is not None else None
+        return USERS.read(row._mapping) if row is not None else None
 
     async def list_users(self) -> list[User]:
         async with self.engines.read.connect() as conn:
             rows = await conn.execute(t.users.select().order_by(t.users.c.name, t.users.c.id))
-            return [_user(r._mapping) for r in rows]
+            return [USERS.read(r._mapping) for r in rows]
 
     # -- API tokens ------------------------------------------------------------------------
 
@@ -128,7 +111,7 @@ class PeopleStore:
         )
         async with self.engines.read.connect() as conn:
             row = (await conn.execute(query)).first()
-        return _user(row._mapping) if row is not None else None
+        return USERS.read(row._mapping) if row is not None else None
 
     # -- memberships -----------------------------------------------------------------------
 
@@ -167,7 +150,7 @@ class PeopleStore:
             .order_by(t.users.c.name)
         )
         async with self.engines.read.connect() as conn:
-            return [_user(r._mapping) for r in await conn.execute(query)]
+            return [USERS.read(r._mapping) for r in await conn.execute(query)]
 
     async def member_blog_ids(self, user_id: int) -> set[int]:
         query = sa.select(t.memberships.c.blog_id).where(t.memberships.c.user_id == user_id)
@@ -204,7 +187,7 @@ class PeopleStore:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return _user(row._mapping), str(row.csrf_token)
+        return USERS.read(row._mapping), str(row.csrf_token)
 
     async def delete_session(self, id_hash: str) -> None:
         async with self.engines.write.begin() as conn:
@@ -251,14 +234,3 @@ class PeopleStore:
             value = await conn.scalar(query)
         assert value is not None
         return str(value)
-
-
-def _user(m: Any) -> User:
-    return User(
-        id=m["id"],
-        email=m["email"],
-        name=m["name"],
-        role=Role(m["role"]),
-        password_hash=m["password_hash"],
-        created_at=m["created_at"],
-    )

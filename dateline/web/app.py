@@ -18,38 +18,29 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from dateline import __version__
 from dateline.bus import open_bus
 from dateline.config import Settings
 from dateline.errors import DatelineError
-from dateline.gcpause import FrozenSurvivors
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
-from dateline.scheduler import Scheduler
+from dateline.newsroom.scheduling import Scheduler
 from dateline.store import open_store
-from dateline.web import api, console, errors, live, openapi, pages, uploads
+from dateline.web import console, errors
+from dateline.web.api import handlers as api
+from dateline.web.api import openapi, uploads
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.fast import FastPaths
-from dateline.web.live import SERVER_SEND
+from dateline.web.live.delta import events_delta
+from dateline.web.live.encoder import EventEncoder
+from dateline.web.live.stream import live
+from dateline.web.reader import pages
+from dateline.web.services import Services
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-
-
-class DatelineApp(Starlette):
-    """Starlette, noting the server's own `send` in the scope before middleware wraps it: live
-    streams write frames straight to the connection when the server allows (web/live.py)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope[SERVER_SEND] = send
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            # The send holds the server's request cycle, which holds the scope: a cycle that
-            # only the garbage collector's slow full pass would free.
-            scope.pop(SERVER_SEND, None)
 
 
 @cache
@@ -84,14 +75,21 @@ def make_templates() -> Environment:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
+    """The app, with its own store, bus, hub and newsroom, opened in its lifespan. Plain ASGI:
+    `dateline serve` adds the server-specific shortcuts (web/server/)."""
     settings = settings or Settings.load()
     templates = make_templates()
+    # Rendered pages and JSON, per blog seq; the build id makes a deploy's new templates count.
+    build = hashlib.sha256(
+        (__version__ + "".join(_static_hash(f.name) for f in sorted(STATIC.iterdir()))).encode()
+    ).hexdigest()[:12]
+    render_cache = RenderCache(build)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings.database_url)
         bus = open_bus(settings.bus_url)
-        encoder = live.EventEncoder(store, templates)
+        encoder = EventEncoder(store, templates)
         hub = Hub(
             store,
             encoder.frame,
@@ -101,26 +99,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         await hub.start()
         await bus.start(hub.notify)
-        app.state.store = store
-        app.state.bus = bus
-        app.state.hub = hub
-        app.state.encoder = encoder
-        app.state.blogs = BlogHeaders(store, hub.heard)
-        app.state.newsroom = newsroom = Newsroom(store, bus, on_commit=hub.hear)
+        newsroom = Newsroom(store, bus, settings=settings, on_commit=hub.hear)
         # Every process of the instance must sign cookies alike: without a configured key, the
         # first process makes one and keeps it in the store for the others (and for restarts).
         key = settings.secret_key or await store.instance_value(
             "secret_key", lambda: secrets.token_urlsafe(32)
         )
-        app.state.signing_key = key.encode()
+        app.state.services = Services(
+            settings=settings,
+            templates=templates,
+            render_cache=render_cache,
+            store=store,
+            bus=bus,
+            hub=hub,
+            encoder=encoder,
+            blogs=BlogHeaders(store, hub.heard),
+            newsroom=newsroom,
+            signing_key=key.encode(),
+        )
         scheduler = Scheduler(newsroom, settings.schedule_seconds)
         scheduler.start()
-        survivors = FrozenSurvivors(settings.gc_thaw_seconds)
-        survivors.start()
         try:
             yield
         finally:
-            await survivors.close()
             await scheduler.close()
             await hub.close()
             await bus.close()
@@ -140,13 +141,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/blogs/{slug}/posts/{post_id}", api.delete_post, methods=["DELETE"]),
         Route("/api/v1/blogs/{slug}/posts/{post_id}/revisions", api.list_revisions),
         Route("/api/v1/media", uploads.upload, methods=["POST"]),
-        Route("/api/v1/blogs/{slug}/events", live.events_delta),
+        Route("/api/v1/blogs/{slug}/events", events_delta),
         Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PATCH", "DELETE"]),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),
         *console.routes,
         Route("/{slug}", pages.blog_page),
-        Route("/{slug}/live", live.live),
+        Route("/{slug}/live", live),
         Route("/{slug}/posts/{post_id}", pages.post_page),
         Route("/{slug}/feed.atom", pages.feed),
         Route("/{slug}/embed", pages.embed),
@@ -157,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # SSE frames are tiny and must not wait in a compressor's buffer.
         Middleware(GZipMiddleware, minimum_size=1024),
     ]
-    app = DatelineApp(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
@@ -167,11 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: errors.server_error,
         },
     )
+    # What the error pages need before (and after) the lifespan has opened the services.
     app.state.settings = settings
     app.state.templates = templates
-    # Rendered pages and JSON, per blog seq; the build id makes a deploy's new templates count.
-    build = hashlib.sha256(
-        (__version__ + "".join(_static_hash(f.name) for f in sorted(STATIC.iterdir()))).encode()
-    ).hexdigest()[:12]
-    app.state.render_cache = RenderCache(build)
     return app

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline import accounts
 from dateline.errors import Forbidden, Unauthorized
 from dateline.model import User
+from dateline.newsroom import accounts
+from dateline.web.services import services
 
 SESSION_COOKIE = "dateline_session"
 CSRF_HEADER = "x-csrf-token"
@@ -37,8 +38,7 @@ def _signature(key: bytes, value: str) -> str:
 
 
 def _key(request: Request) -> bytes:
-    key: bytes = request.app.state.signing_key
-    return key
+    return services(request).signing_key
 
 
 def set_session_cookie(request: Request, response: Response, session_id: str) -> None:
@@ -76,10 +76,10 @@ async def current_session(request: Request) -> Session | None:
     session_id = _session_id(request)
     session = None
     if session_id is not None:
-        id_hash = accounts.session_hash(session_id)
-        row = await request.app.state.store.session_user(id_hash)
-        if row is not None:
-            session = Session(id_hash, row[0], row[1])
+        live = await services(request).newsroom.session_user(session_id)
+        if live is not None:
+            id_hash, user, csrf_token = live
+            session = Session(id_hash, user, csrf_token)
     request.scope.setdefault("dateline", {})["session"] = session
     return session
 
@@ -99,7 +99,7 @@ async def require_user(request: Request) -> User:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("the Authorization header must be 'Bearer TOKEN'")
-        user = await accounts.user_for_token(request.app.state.store, token.strip())
+        user = await services(request).newsroom.user_for_token(token.strip())
         if user is None:
             raise Unauthorized("the API token is unknown or revoked")
         return user

@@ -102,7 +102,7 @@ async def cached(
     """Serve one version of something a blog shows: built once per (what, blog seq, host)."""
     origin = f"{request.url.scheme}://{request.url.netloc}"
     full_key = (*key, blog.slug, str(blog.last_seq), origin)
-    cache: RenderCache = request.app.state.render_cache
+    cache: RenderCache = request.app.state.services.render_cache
     response = await cache.respond(request, full_key, render, media_type)
     cache.remember(request_key(request.scope), (blog.slug, key, origin))
     return response

@@ -9,8 +9,8 @@ else, and any request these paths are not sure of, goes to the app unchanged.
   answer (web/cache.py) and notes the URL's cache key. Later requests for that URL, host and
   scheme look up the blog's current seq (web/cache.BlogHeaders, a dict hit) and, if that version is
   cached, are answered from it, with the same ETag, 304 and encodings as the app would send.
-* A live stream: `GET /{slug}/live` is answered by web/live.LiveResponse with the server's own
-  `send`; validation errors still come from the app, as JSON."""
+* A live stream: `GET /{slug}/live` is answered by web/live/stream.LiveResponse with the
+  server's own `send`; validation errors still come from the app, as JSON."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dateline.errors import DatelineError
-from dateline.web import live
-from dateline.web.cache import CACHE_CONTROL, Entry, RenderCache, etags, request_key
+from dateline.web.cache import CACHE_CONTROL, Entry, etags, request_key
+from dateline.web.live.stream import live
+from dateline.web.services import Services
 
 _LIVE = re.compile(r"^/([^/]+)/live$")
 
@@ -40,8 +41,8 @@ class FastPaths:
         if path.endswith("/live") and _LIVE.match(path):
             await self._live(scope, receive, send)
             return
-        state = scope["app"].state
-        cache: RenderCache = state.render_cache
+        state: Services = scope["app"].state.services
+        cache = state.render_cache
         headers = _headers(scope)
         known = cache.route(request_key(scope, headers))
         if known is not None:
@@ -61,7 +62,7 @@ class FastPaths:
         slug = _LIVE.match(scope["path"]).group(1)  # type: ignore[union-attr]
         scope["path_params"] = {"slug": slug}
         try:
-            response = await live.live(Request(scope, receive))
+            response = await live(Request(scope, receive))
         except DatelineError:
             # Unknown blog, bad resume point: let the app answer with its error JSON.
             await self.app(scope, receive, send)

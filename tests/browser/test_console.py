@@ -16,7 +16,6 @@ import pytest
 from PIL import Image
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
-from dateline import accounts
 from dateline.newsroom import Newsroom
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import Running
@@ -78,8 +77,8 @@ class Desk:
         """A new user with a password; returns their email."""
         store = self.running.store
         email = f"{role}-{len(await store.list_users())}@example.org"
-        await accounts.create_user(
-            store, email=email, name=f"The {role}", role=role, password=PASSWORD, blogs=blogs
+        await self.running.newsroom.create_user(
+            None, email=email, name=f"The {role}", role=role, password=PASSWORD, blogs=blogs
         )
         return email
 
@@ -102,7 +101,7 @@ class Desk:
         await page.goto(f"{self.running.base_url}/{SLUG}")
         await expect(page.locator("#stream article")).to_have_count(posts)
         for _ in range(100):
-            if self.running.app.state.hub.reader_count:
+            if self.running.services.hub.reader_count:
                 await page.evaluate("window.__marker = 'same page'")
                 return page
             await asyncio.sleep(0.05)
@@ -350,7 +349,7 @@ async def test_a_scheduled_post_goes_out_once_when_its_time_comes(
     seeded: Running, desk: Desk
 ) -> None:
     headline = "Xi departs Moscow"
-    newsroom: Newsroom = seeded.app.state.newsroom
+    newsroom: Newsroom = seeded.services.newsroom
     reader = await desk.reader()
     editor = await desk.console("editor")
     await editor.locator("#c-headline").fill(headline)

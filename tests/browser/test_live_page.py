@@ -28,7 +28,7 @@ async def _open(page: Page, running: Running, query: str = "") -> None:
     await expect(page.locator("#stream article")).to_have_count(9)
     # Wait until the live stream is open (the server counts its readers).
     for _ in range(100):
-        if running.app.state.hub.reader_count:
+        if running.services.hub.reader_count:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the page never opened its live stream")
@@ -90,7 +90,7 @@ async def test_a_dropped_stream_resumes_with_the_posts_published_meanwhile(
     seeded: Running, page: Page
 ) -> None:
     await _open(page, seeded)
-    seeded.app.state.hub.disconnect_all()  # the server ends every stream
+    seeded.services.hub.disconnect_all()  # the server ends every stream
     missed = [
         (await _api(seeded, "POST", "/posts", json={"headline": f"Meanwhile {i}"}))["id"]
         for i in range(3)
@@ -198,7 +198,7 @@ async def test_the_embed_is_live_and_sizes_its_iframe(seeded: Running, page: Pag
         await asyncio.sleep(0.1)
     assert box and box["height"] > 1000  # grown from 100px to fit the posts
     for _ in range(100):
-        if seeded.app.state.hub.reader_count:
+        if seeded.services.hub.reader_count:
             break
         await asyncio.sleep(0.05)
     await _api(seeded, "POST", "/posts", json={"headline": "Seen on another site"})
@@ -238,11 +238,11 @@ async def test_axe_finds_no_serious_or_critical_problems(seeded: Running, browse
 async def test_load_more_brings_older_posts(seeded: Running, page: Page) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from dateline.inputs import PostCreate
+    from dateline.newsroom.inputs import PostCreate
 
     start = datetime(2023, 3, 20, 10, tzinfo=UTC)
     for i in range(16):
-        await seeded.app.state.newsroom.write_post(
+        await seeded.services.newsroom.write_post(
             seeded.admin,
             SLUG,
             PostCreate(headline=f"Early {i}", published_at=start + timedelta(minutes=i)),

@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dateline import render, urls
+from dateline import render
 from dateline.model import Blog
+from dateline.newsroom import urls
 
 
 def _parse(moment: str | None) -> datetime | None:

@@ -8,14 +8,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dateline import render, urls
+from dateline import render
 from dateline.errors import BadRequest, NotFound
 from dateline.model import Blog, Post, PostStatus
-from dateline.payloads import post_json
-from dateline.store.sql import decode_cursor
-from dateline.web import metadata
+from dateline.newsroom import urls
+from dateline.newsroom.shapes import decode_cursor, encode_cursor, post_json
 from dateline.web.cache import cached
-from dateline.web.views import blog_view, post_view
+from dateline.web.reader import metadata
+from dateline.web.reader.views import blog_view, post_view
+from dateline.web.services import services
 
 HTML = "text/html; charset=utf-8"
 
@@ -25,7 +26,7 @@ def _render(request: Request, template: str, **context: object) -> HTMLResponse:
 
 
 def _html(request: Request, template: str, **context: object) -> bytes:
-    return str(request.app.state.templates.get_template(template).render(**context)).encode()
+    return str(services(request).templates.get_template(template).render(**context)).encode()
 
 
 async def _cached(
@@ -39,13 +40,12 @@ async def _cached(
 
 
 async def index(request: Request) -> Response:
-    blogs = await request.app.state.store.list_blogs()
+    blogs = await services(request).store.list_blogs()
     return _render(request, "index.html", blogs=[blog_view(b) for b in blogs])
 
 
 async def blog_page(request: Request) -> Response:
-    state = request.app.state
-    blog = await state.blogs.get(request.path_params["slug"])
+    blog = await services(request).blogs.get(request.path_params["slug"])
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
@@ -60,11 +60,15 @@ async def blog_page(request: Request) -> Response:
 
 
 async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None) -> bytes:
-    state = request.app.state
+    state = services(request)
     newest_first = sort == "newest"
-    posts, next_cursor = await state.store.list_posts(
-        blog, newest_first=newest_first, limit=state.settings.page_size, cursor=cursor
+    posts, following = await state.store.list_posts(
+        blog,
+        newest_first=newest_first,
+        limit=state.settings.page_size,
+        after=decode_cursor(cursor),
     )
+    next_cursor = encode_cursor(following)
     views = [post_json(p) for p in posts]
     origin = _origin(request)
     description = render.plain_text(blog.summary) if blog.summary else _first_words(views, blog)
@@ -91,7 +95,7 @@ async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None
 
 
 async def post_page(request: Request) -> Response:
-    state = request.app.state
+    state = services(request)
     blog = await state.store.get_blog(request.path_params["slug"])
     post = await state.store.get_post(blog, request.path_params["post_id"])
     if post.status is not PostStatus.PUBLISHED:
@@ -127,7 +131,7 @@ def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
 
 async def embed(request: Request) -> Response:
     """A minimal live page for an iframe on another site (see docs/embedding.md)."""
-    state = request.app.state
+    state = services(request)
     blog = await state.blogs.get(request.path_params["slug"])
 
     async def page() -> bytes:
@@ -145,8 +149,7 @@ async def embed(request: Request) -> Response:
 
 async def feed(request: Request) -> Response:
     """Atom (RFC 4287): the newest posts; an edited post's entry carries its new <updated>."""
-    state = request.app.state
-    blog = await state.blogs.get(request.path_params["slug"])
+    blog = await services(request).blogs.get(request.path_params["slug"])
 
     async def page() -> bytes:
         return await _feed(request, blog)
@@ -155,7 +158,7 @@ async def feed(request: Request) -> Response:
 
 
 async def _feed(request: Request, blog: Blog) -> bytes:
-    state = request.app.state
+    state = services(request)
     posts, _ = await state.store.list_posts(blog, limit=50)
     origin = _origin(request)
     template = state.templates.get_template("_post.html")

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline import inputs
+from dateline.newsroom import inputs
 from dateline.web.responses import JSONResponse
 
 _ERROR = {

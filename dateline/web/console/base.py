@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from dateline.errors import BadRequest, Unauthorized
 from dateline.web.auth import CSRF_FIELD, Session, check_csrf, current_session
+from dateline.web.services import services
 
 _FORM_LIMIT = 256 * 1024
 # The console is never cached and never framed by another site (clickjacking).
@@ -18,11 +19,15 @@ NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 
 
 def page(request: Request, template: str, session: Session | None, **context: Any) -> Response:
-    html = request.app.state.templates.get_template(f"newsroom/{template}").render(
-        user=session.user if session else None,
-        csrf_token=session.csrf_token if session else "",
-        csrf_field=CSRF_FIELD,
-        **context,
+    html = (
+        services(request)
+        .templates.get_template(f"newsroom/{template}")
+        .render(
+            user=session.user if session else None,
+            csrf_token=session.csrf_token if session else "",
+            csrf_field=CSRF_FIELD,
+            **context,
+        )
     )
     return HTMLResponse(html, headers=NO_STORE)
 

@@ -2,7 +2,7 @@
 
 Pages are server-rendered; the console's script (static/console.js) writes posts through the JSON
 API with the session cookie and the CSRF token. Every form here carries the CSRF token too, and
-every write goes through `newsroom` or `accounts`, which decide who may do what."""
+every write goes through the newsroom, which decides who may do what."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from dateline import accounts, inputs, render, urls
+from dateline import render
 from dateline.errors import BadRequest, Forbidden, Unauthorized
-from dateline.model import Blog, PostStatus, Role, User
-from dateline.payloads import post_json
-from dateline.web import console_admin
-from dateline.web.api import embed_snippet
+from dateline.model import Blog, Post, PostStatus
+from dateline.newsroom import permissions, urls
+from dateline.newsroom.cases import parse
+from dateline.newsroom.inputs import PostPatch
+from dateline.newsroom.permissions import Action
+from dateline.newsroom.shapes import post_json
+from dateline.web.api.handlers import embed_snippet
 from dateline.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -27,32 +30,12 @@ from dateline.web.auth import (
     current_session,
     set_session_cookie,
 )
-from dateline.web.console_base import NO_STORE, page, read_form, signed_in, text, to_login
+from dateline.web.console.base import NO_STORE, page, read_form, signed_in, text, to_login
+from dateline.web.reader.views import blog_view, post_view
 from dateline.web.responses import JSONResponse, read_json
-from dateline.web.views import blog_view, post_view
+from dateline.web.services import services
 
 LOGIN_CSRF_COOKIE = "dateline_login_csrf"
-
-
-async def visible_blogs(request: Request, user: User) -> list[Blog]:
-    store = request.app.state.store
-    blogs: list[Blog] = await store.list_blogs()
-    if user.is_admin:
-        return blogs
-    assert user.id is not None
-    mine = await store.member_blog_ids(user.id)
-    return [b for b in blogs if b.id in mine]
-
-
-async def member_blog(request: Request, user: User) -> Blog:
-    """The blog named in the path, if `user` works on it (admins work on every blog)."""
-    store = request.app.state.store
-    blog: Blog = await store.get_blog(request.path_params["slug"])
-    if not user.is_admin:
-        assert user.id is not None and blog.id is not None
-        if not await store.is_member(user.id, blog.id):
-            raise Forbidden(f"you are not a member of blog {blog.slug!r}; ask an admin to add you")
-    return blog
 
 
 # -- signing in and out ---------------------------------------------------------------------
@@ -93,13 +76,12 @@ async def login(request: Request) -> Response:
     if not cookie or not secrets.compare_digest(cookie, sent):
         raise Forbidden("the sign-in form expired; reload the page and sign in again")
     address = request.client.host if request.client else "unknown"
+    newsroom = services(request).newsroom
     try:
-        user = await accounts.sign_in(
-            request.app.state.store, text(form, "email"), text(form, "password"), address
-        )
+        user = await newsroom.sign_in(text(form, "email"), text(form, "password"), address)
     except Unauthorized as exc:
         return _login_form(request, next_url, exc.message, status=401)
-    session_id, _ = await accounts.start_session(request.app.state.store, user)
+    session_id, _ = await newsroom.start_session(user)
     response = RedirectResponse(next_url, status_code=303)
     set_session_cookie(request, response, session_id)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/newsroom/login")
@@ -109,7 +91,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     session = await signed_in(request)
     await read_form(request, session)
-    await request.app.state.store.delete_session(session.id_hash)
+    await services(request).newsroom.end_session(session.id_hash)
     response = RedirectResponse("/newsroom/login", status_code=303)
     clear_session_cookie(response)
     return response
@@ -122,26 +104,23 @@ async def home(request: Request) -> Response:
     session = await current_session(request)
     if session is None:
         return to_login(request)
-    blogs = await visible_blogs(request, session.user)
+    blogs = await services(request).newsroom.blogs_of(session.user)
     return page(request, "home.html", session, blogs=[blog_view(b) for b in blogs], zones=_ZONES)
 
 
 async def create_blog(request: Request) -> Response:
     session = await signed_in(request)
     form = await read_form(request, session)
-    data = inputs.parse(
-        inputs.BlogCreate,
-        {
-            "slug": text(form, "slug").strip(),
-            "title": text(form, "title"),
-            "summary": text(form, "summary"),
-            "organisation": text(form, "organisation"),
-            "authors": _people(text(form, "authors")),
-            "timezone": text(form, "timezone").strip() or "UTC",
-            "status": text(form, "status") or "live",
-        },
-    )
-    blog = await request.app.state.newsroom.create_blog(session.user, data)
+    data = {
+        "slug": text(form, "slug").strip(),
+        "title": text(form, "title"),
+        "summary": text(form, "summary"),
+        "organisation": text(form, "organisation"),
+        "authors": _people(text(form, "authors")),
+        "timezone": text(form, "timezone").strip() or "UTC",
+        "status": text(form, "status") or "live",
+    }
+    blog = await services(request).newsroom.create_blog(session.user, data)
     return RedirectResponse(f"/newsroom/blogs/{blog.slug}", status_code=303)
 
 
@@ -154,19 +133,16 @@ def _people(lines: str) -> list[dict[str, str]]:
 async def update_blog(request: Request) -> Response:
     session = await signed_in(request)
     form = await read_form(request, session)
-    data = inputs.parse(
-        inputs.BlogPatch,
-        {
-            "title": text(form, "title"),
-            "summary": text(form, "summary"),
-            "organisation": text(form, "organisation"),
-            "authors": _people(text(form, "authors")),
-            "timezone": text(form, "timezone").strip(),
-            "status": text(form, "status"),
-        },
-    )
+    data = {
+        "title": text(form, "title"),
+        "summary": text(form, "summary"),
+        "organisation": text(form, "organisation"),
+        "authors": _people(text(form, "authors")),
+        "timezone": text(form, "timezone").strip(),
+        "status": text(form, "status"),
+    }
     slug = request.path_params["slug"]
-    await request.app.state.newsroom.update_blog(session.user, slug, data)
+    await services(request).newsroom.update_blog(session.user, slug, data)
     return RedirectResponse(f"/newsroom/blogs/{slug}?saved=header", status_code=303)
 
 
@@ -175,22 +151,22 @@ async def blog_console(request: Request) -> Response:
     if session is None:
         return to_login(request)
     user = session.user
-    blog = await member_blog(request, user)
-    store = request.app.state.store
+    found = services(request)
+    newsroom = found.newsroom
+    blog = await newsroom.open_blog(user, request.path_params["slug"])
     lists: dict[str, list[dict[str, Any]]] = {}
-    for name, statuses in (
-        ("review", (PostStatus.SUBMITTED,)),
-        ("drafts", (PostStatus.DRAFT,)),
-        ("scheduled", (PostStatus.SCHEDULED,)),
+    for name, status in (
+        ("review", PostStatus.SUBMITTED),
+        ("drafts", PostStatus.DRAFT),
+        ("scheduled", PostStatus.SCHEDULED),
     ):
-        posts, _ = await store.list_posts(blog, statuses=statuses, limit=100)
-        if user.role is Role.CONTRIBUTOR:
-            posts = [p for p in posts if p.author_id == user.id]
+        posts = await newsroom.newsroom_posts(user, blog.slug, (status,))
         lists[name] = [_console_post(p, blog) for p in posts]
-    published, _ = await store.list_posts(blog, limit=50)
+    published, _ = await found.store.list_posts(blog, limit=50)
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    members = await store.members(blog.id)
+    members = await newsroom.members(blog.slug)
     people = sorted({a.name for a in blog.authors} | {m.name for m in members})
+    member = await newsroom.member(user, blog)
     return page(
         request,
         "blog.html",
@@ -203,7 +179,7 @@ async def blog_console(request: Request) -> Response:
         lists=lists,
         members=members,
         people=people,
-        can_publish=user.role is not Role.CONTRIBUTOR,
+        can_publish=permissions.may(user, Action.PUBLISH, blog=blog, member=member),
         embed_html=embed_snippet(origin, blog.slug),
         reader_url=urls.blog_path(blog.slug),
         zones=_ZONES,
@@ -211,7 +187,7 @@ async def blog_console(request: Request) -> Response:
     )
 
 
-def _console_post(post: Any, blog: Blog) -> dict[str, Any]:
+def _console_post(post: Post, blog: Blog) -> dict[str, Any]:
     view = post_view(post_json(post), blog)
     view["publish_at"] = render.rfc3339(post.publish_at) if post.publish_at else None
     view["review_note"] = post.review_note
@@ -225,13 +201,12 @@ async def post_editor(request: Request) -> Response:
     session = await current_session(request)
     if session is None:
         return to_login(request)
-    blog = await member_blog(request, session.user)
-    store = request.app.state.store
-    post = await store.get_post(blog, request.path_params["post_id"])
-    if post.status is PostStatus.DELETED:
-        raise BadRequest(f"post {post.id!r} was deleted: {post.delete_reason or 'no reason'}")
-    revisions = await request.app.state.newsroom.revisions(session.user, blog.slug, post.id)
-    members = await store.members(blog.id)
+    newsroom = services(request).newsroom
+    blog = await newsroom.open_blog(session.user, request.path_params["slug"])
+    post = await newsroom.read_post(session.user, blog.slug, request.path_params["post_id"])
+    revisions = await newsroom.revisions(session.user, blog.slug, post.id)
+    members = await newsroom.members(blog.slug)
+    member = await newsroom.member(session.user, blog)
     return page(
         request,
         "post.html",
@@ -241,7 +216,7 @@ async def post_editor(request: Request) -> Response:
         revisions=[{**r.to_json(), "at_ap": render.ap_datetime(r.created_at, blog.timezone)}
                    for r in reversed(revisions)],
         people=sorted({a.name for a in blog.authors} | {m.name for m in members}),
-        can_publish=session.user.role is not Role.CONTRIBUTOR,
+        can_publish=permissions.may(session.user, Action.PUBLISH, blog=blog, member=member),
         reader_url=urls.post_path(blog.slug, post.id),
     )  # fmt: skip
 
@@ -250,11 +225,11 @@ async def preview(request: Request) -> Response:
     """The body as readers will see it, from the readers' own renderer."""
     session = await signed_in(request)
     check_csrf(session, request.headers.get(CSRF_HEADER))
-    data = await read_json(request, request.app.state.settings.max_request_bytes)
+    data = await read_json(request, services(request).settings.max_request_bytes)
     body = data.get("body")
     if not isinstance(body, str):
         raise BadRequest('send {"body": "Markdown"}', field="body")
-    inputs.parse(inputs.PostPatch, {"body": body})  # the same limits as a real save
+    parse(PostPatch, {"body": body})  # the same limits as a real save
     return JSONResponse({"html": render.markdown_to_html(body)}, headers=NO_STORE)
 
 
@@ -277,5 +252,4 @@ routes = [
     Route("/newsroom/blogs/{slug}", blog_console, methods=["GET"]),
     Route("/newsroom/blogs/{slug}", update_blog, methods=["POST"]),
     Route("/newsroom/blogs/{slug}/posts/{post_id}", post_editor, methods=["GET"]),
-    *console_admin.routes,
 ]

@@ -6,14 +6,17 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline import inputs
 from dateline.errors import BadRequest, NotFound
-from dateline.model import PostStatus, Role
-from dateline.payloads import blog_json, post_json
-from dateline.store.sql import decode_cursor
+from dateline.newsroom.shapes import (
+    blog_json,
+    decode_cursor,
+    encode_cursor,
+    post_json,
+)
 from dateline.web.auth import optional_user, require_user
 from dateline.web.cache import cached
 from dateline.web.responses import JSONResponse, read_json
+from dateline.web.services import services
 
 JSON = "application/json"
 
@@ -32,7 +35,7 @@ def _limit(request: Request, default: int) -> int:
 
 
 async def get_blog(request: Request) -> Response:
-    blog = await request.app.state.blogs.get(request.path_params["slug"])
+    blog = await services(request).blogs.get(request.path_params["slug"])
     origin = f"{request.url.scheme}://{request.url.netloc}"
 
     async def body() -> bytes:
@@ -51,40 +54,34 @@ def embed_snippet(origin: str, slug: str) -> str:
 
 
 async def list_posts(request: Request) -> Response:
-    state = request.app.state
+    state = services(request)
     blog = await state.blogs.get(request.path_params["slug"])
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
     limit = _limit(request, state.settings.page_size)
     cursor = request.query_params.get("cursor") or None
-    if cursor:
-        decode_cursor(cursor)  # refuse a bad cursor before anything is cached
+    after = decode_cursor(cursor)  # refuse a bad cursor before anything is cached
 
     async def body() -> bytes:
-        posts, next_cursor = await state.store.list_posts(
-            blog, newest_first=sort == "newest", limit=limit, cursor=cursor
+        posts, following = await state.store.list_posts(
+            blog, newest_first=sort == "newest", limit=limit, after=after
         )
-        return orjson.dumps({"posts": [post_json(p) for p in posts], "next_cursor": next_cursor})
+        return orjson.dumps(
+            {"posts": [post_json(p) for p in posts], "next_cursor": encode_cursor(following)}
+        )
 
     return await cached(request, blog, ("api-posts", sort, str(limit), cursor or ""), body, JSON)
 
 
 async def get_post(request: Request) -> Response:
-    state = request.app.state
-    blog = await state.store.get_blog(request.path_params["slug"])
-    post = await state.store.get_post(blog, request.path_params["post_id"])
-    if post.status is not PostStatus.PUBLISHED:
-        # Unpublished posts are the newsroom's business: members see them, a contributor only
-        # their own; deleted ones are gone for everyone (their history stays in the store).
-        user = await optional_user(request)
-        allowed = user is not None and (
-            user.is_admin or await state.store.is_member(user.id, blog.id)
-        )
-        if allowed and user is not None and user.role is Role.CONTRIBUTOR:
-            allowed = post.author_id == user.id
-        if not allowed or post.status is PostStatus.DELETED:
-            raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
+    state = services(request)
+    slug, post_id = request.path_params["slug"], request.path_params["post_id"]
+    blog = await state.blogs.get(slug)
+    post = await state.store.get_post(blog, post_id)
+    if not post.visible:
+        # Unpublished posts are the newsroom's business: the newsroom says who may see them.
+        post = await state.newsroom.read_post(await optional_user(request), slug, post_id)
         return JSONResponse(post_json(post), headers={"Cache-Control": "private, no-store"})
 
     async def body() -> bytes:
@@ -95,29 +92,29 @@ async def get_post(request: Request) -> Response:
 
 async def create_blog(request: Request) -> Response:
     user = await require_user(request)
-    data = inputs.parse(inputs.BlogCreate, await read_json(request, _max(request)))
-    blog = await request.app.state.newsroom.create_blog(user, data)
+    data = await read_json(request, _max(request))
+    blog = await services(request).newsroom.create_blog(user, data)
     return JSONResponse(blog_json(blog), status_code=201)
 
 
 async def patch_blog(request: Request) -> Response:
     user = await require_user(request)
-    data = inputs.parse(inputs.BlogPatch, await read_json(request, _max(request)))
-    blog = await request.app.state.newsroom.update_blog(user, request.path_params["slug"], data)
+    data = await read_json(request, _max(request))
+    blog = await services(request).newsroom.update_blog(user, request.path_params["slug"], data)
     return JSONResponse(blog_json(blog))
 
 
 async def create_post(request: Request) -> Response:
     user = await require_user(request)
-    data = inputs.parse(inputs.PostCreate, await read_json(request, _max(request)))
-    post = await request.app.state.newsroom.write_post(user, request.path_params["slug"], data)
+    data = await read_json(request, _max(request))
+    post = await services(request).newsroom.write_post(user, request.path_params["slug"], data)
     return JSONResponse(post_json(post), status_code=201)
 
 
 async def patch_post(request: Request) -> Response:
     user = await require_user(request)
-    data = inputs.parse(inputs.PostPatch, await read_json(request, _max(request)))
-    post = await request.app.state.newsroom.edit_post(
+    data = await read_json(request, _max(request))
+    post = await services(request).newsroom.edit_post(
         user, request.path_params["slug"], request.path_params["post_id"], data
     )
     return JSONResponse(post_json(post))
@@ -125,10 +122,9 @@ async def patch_post(request: Request) -> Response:
 
 async def delete_post(request: Request) -> Response:
     user = await require_user(request)
-    body = await read_json(request, _max(request), optional=True)
-    data = inputs.parse(inputs.PostDelete, body)
-    post = await request.app.state.newsroom.delete_post(
-        user, request.path_params["slug"], request.path_params["post_id"], data.reason
+    data = await read_json(request, _max(request), optional=True)
+    post = await services(request).newsroom.delete_post(
+        user, request.path_params["slug"], request.path_params["post_id"], data
     )
     return JSONResponse(post_json(post))
 
@@ -136,7 +132,7 @@ async def delete_post(request: Request) -> Response:
 async def list_revisions(request: Request) -> Response:
     """A post's history, oldest first; members of the blog only."""
     user = await require_user(request)
-    revisions = await request.app.state.newsroom.revisions(
+    revisions = await services(request).newsroom.revisions(
         user, request.path_params["slug"], request.path_params["post_id"]
     )
     return JSONResponse(
@@ -146,7 +142,7 @@ async def list_revisions(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    store = request.app.state.store
+    store = services(request).store
     await store.list_blogs()
     return JSONResponse({"status": "ok", "database": store.dialect})
 
@@ -156,4 +152,4 @@ async def not_found(request: Request) -> Response:
 
 
 def _max(request: Request) -> int:
-    return int(request.app.state.settings.max_request_bytes)
+    return services(request).settings.max_request_bytes

@@ -1,24 +1,25 @@
 """Image uploads (`POST /api/v1/media`) and serving them (`GET /media/NAME`).
 
 An upload is multipart/form-data with the image in field `file` and the required `alt`, `caption`
-and `credit`. The body is read with a size cap before it is parsed; Pillow then checks the image
-(dateline.media), strips its metadata and makes the width variants, all off the event loop."""
+and `credit`. The body is read with a size cap before it is parsed; the newsroom then checks the
+image with Pillow (newsroom/images.py), strips its metadata and makes the width variants, all off
+the event loop."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Message
 
-from dateline import inputs, media
-from dateline.errors import BadRequest, Forbidden, NotFound, TooLarge, UnsupportedMediaType
+from dateline.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
+from dateline.newsroom import images
+from dateline.newsroom.shapes import media_json
 from dateline.web.auth import require_user
 from dateline.web.responses import JSONResponse
+from dateline.web.services import services
 
 MEDIA_PREFIX = "/media/"
 _CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
@@ -43,16 +44,14 @@ async def _read_capped(request: Request, image_limit: int) -> bytes:
 
 async def upload(request: Request) -> Response:
     user = await require_user(request)
-    if not (user.is_admin or user.role.value in ("editor", "contributor")):
-        raise Forbidden("only newsroom members can upload images")
-    settings = request.app.state.settings
+    found = services(request)
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType(
             "send the image as multipart/form-data, in field 'file', with 'alt', 'caption' "
             "and 'credit' fields"
         )
-    body = await _read_capped(request, settings.max_upload_bytes)
+    body = await _read_capped(request, found.settings.max_upload_bytes)
     sent = False
 
     async def replay() -> Message:
@@ -67,61 +66,21 @@ async def upload(request: Request) -> Response:
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise BadRequest("the image must be in the form's 'file' field", field="file")
-        fields = {
+        described = {
             name: value
             for name in ("alt", "caption", "credit")
             if isinstance(value := form.get(name), str)
         }
-        described = inputs.parse(inputs.MediaUpload, fields)
         data = await file.read()
     finally:
         await form.close()
-    processed = await asyncio.to_thread(
-        media.process_image,
-        data,
-        max_bytes=settings.max_upload_bytes,
-        max_pixels=settings.max_image_pixels,
-    )
-    await asyncio.to_thread(media.save_files, Path(settings.media_dir), processed.files)
-    await request.app.state.store.add_media(
-        {
-            "key": processed.key,
-            "content_type": processed.content_type,
-            "width": processed.width,
-            "height": processed.height,
-            "variants": _variants(processed),
-            "alt": described.alt,
-            "caption": described.caption,
-            "credit": described.credit,
-            "uploaded_by": user.id,
-        }
-    )
-    return JSONResponse(_media_json(processed, described), status_code=201)
-
-
-def _variants(processed: media.ProcessedImage) -> list[dict[str, Any]]:
-    return [{"name": v.name, "width": v.width, "height": v.height} for v in processed.variants]
-
-
-def _media_json(processed: media.ProcessedImage, described: inputs.MediaUpload) -> dict[str, Any]:
-    full = processed.variants[-1]
-    return {
-        "key": processed.key,
-        "url": MEDIA_PREFIX + full.name,
-        "srcset": processed.srcset(MEDIA_PREFIX),
-        "content_type": processed.content_type,
-        "width": processed.width,
-        "height": processed.height,
-        "alt": described.alt,
-        "caption": described.caption,
-        "credit": described.credit,
-        "variants": _variants(processed),
-    }
+    record = await found.newsroom.upload_image(user, data, described)
+    return JSONResponse(media_json(record, MEDIA_PREFIX), status_code=201)
 
 
 async def serve(request: Request) -> Response:
     name = request.path_params["name"]
-    path = media.media_path(Path(request.app.state.settings.media_dir), name)
+    path = images.media_path(Path(services(request).settings.media_dir), name)
     if path is None:
         raise NotFound(f"there is no image {name!r}")
     return FileResponse(

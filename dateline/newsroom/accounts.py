@@ -1,0 +1,226 @@
+"""People who write: accounts and roles, passwords (argon2), API tokens (random, stored as sha256),
+blog memberships, console sessions and sign-in throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from dateline.errors import BadRequest, Invalid, NotFound, TooManyRequests, Unauthorized
+from dateline.model import Role, User
+from dateline.newsroom import permissions
+from dateline.newsroom.cases import Cases
+from dateline.newsroom.permissions import Action
+from dateline.store import TokenInfo
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "dl_"
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 10:
+        raise Invalid("a password needs at least 10 characters", field="password")
+    return str(_hasher.hash(password))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough; argon2 is for guessable passwords.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- console sign-in ---------------------------------------------------------------------------
+
+# Five wrong passwords for one account in a quarter of an hour lock that account's sign-in for the
+# rest of the quarter; fifty from one address lock the address (a slow guesser across accounts).
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 50
+SESSION_LIFETIME = timedelta(days=7)
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("an unusable password, only ever compared against")
+
+
+def session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _role(role: str | Role) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise Invalid(
+            f"role {role!r} is unknown; use admin, editor or contributor", field="role"
+        ) from None
+
+
+class AccountCases(Cases):
+    """`actor` is who asks; None is the instance itself (the command line, which holds the
+    database's own credentials), which may do anything."""
+
+    def _admin(self, actor: User | None) -> None:
+        if actor is not None:
+            permissions.check(actor, Action.MANAGE_PEOPLE)
+
+    async def create_user(
+        self,
+        actor: User | None,
+        *,
+        email: str,
+        name: str,
+        role: str | Role,
+        password: str | None = None,
+        blogs: tuple[str, ...] = (),
+    ) -> User:
+        self._admin(actor)
+        email = email.strip().lower()
+        if "@" not in email or len(email) > 320:
+            raise Invalid(f"{email!r} is not an email address", field="email")
+        if not name.strip():
+            raise Invalid("a user needs a name", field="name")
+        user_role = _role(role)
+        # An unknown slug is refused before anything is written.
+        memberships = [await self.store.get_blog(slug) for slug in blogs]
+        user = User(
+            email=email,
+            name=name.strip(),
+            role=user_role,
+            password_hash=hash_password(password) if password else None,
+        )
+        user = await self.store.create_user(user)
+        assert user.id is not None
+        for blog in memberships:
+            assert blog.id is not None
+            await self.store.add_membership(user.id, blog.id)
+        return user
+
+    async def set_role(self, actor: User | None, user_id: int, role: str | Role) -> None:
+        self._admin(actor)
+        new_role = _role(role)
+        if actor is not None and user_id == actor.id and new_role is not Role.ADMIN:
+            raise BadRequest("you cannot take away your own admin role; ask another admin")
+        if await self.store.get_user(user_id) is None:
+            raise NotFound("there is no such user")
+        await self.store.set_role(user_id, new_role)
+
+    async def set_password(self, actor: User | None, user_id: int, password: str) -> None:
+        """A new password; it ends every console session of that user."""
+        if actor is not None and actor.id != user_id:
+            self._admin(actor)
+        await self.store.set_password_hash(user_id, hash_password(password))
+
+    async def list_users(self, actor: User | None) -> list[User]:
+        self._admin(actor)
+        return await self.store.list_users()
+
+    async def user_by_email(self, actor: User | None, email: str) -> User | None:
+        self._admin(actor)
+        return await self.store.get_user_by_email(email.strip().lower())
+
+    async def add_member(self, actor: User | None, slug: str, email: str) -> User:
+        self._admin(actor)
+        blog = await self.store.get_blog(slug)
+        user = await self.store.get_user_by_email(email.strip().lower())
+        if user is None:
+            raise NotFound(f"there is no user {email!r}; create them on the Users page first")
+        assert user.id is not None and blog.id is not None
+        await self.store.add_membership(user.id, blog.id)
+        return user
+
+    async def remove_member(self, actor: User | None, slug: str, user_id: int) -> None:
+        self._admin(actor)
+        blog = await self.store.get_blog(slug)
+        assert blog.id is not None
+        await self.store.remove_membership(user_id, blog.id)
+
+    async def members(self, slug: str) -> list[User]:
+        blog = await self.store.get_blog(slug)
+        assert blog.id is not None
+        return await self.store.members(blog.id)
+
+    # -- API tokens: each user makes and revokes their own -----------------------------------
+
+    async def issue_token(self, user: User, label: str = "") -> str:
+        """A new API token for `user`; only its hash is kept, so this is the one time it is seen."""
+        assert user.id is not None
+        token = new_token()
+        await self.store.add_token(user.id, token_hash(token), label)
+        return token
+
+    async def tokens(self, user: User) -> list[TokenInfo]:
+        assert user.id is not None
+        return await self.store.list_tokens(user.id)
+
+    async def revoke_token(self, user: User, token_id: int) -> None:
+        assert user.id is not None
+        if not await self.store.revoke_token(user.id, token_id):
+            raise NotFound("you have no live token with that id")
+
+    async def user_for_token(self, token: str) -> User | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        return await self.store.user_for_token(token_hash(token))
+
+    # -- console sign-in -------------------------------------------------------------------
+
+    async def _check_throttle(self, key: str, limit: int, now: datetime) -> None:
+        failures = await self.store.login_failures_since(key, now - THROTTLE_WINDOW)
+        if len(failures) >= limit:
+            wait = failures[-limit] + THROTTLE_WINDOW - now
+            raise TooManyRequests(
+                "too many failed sign-ins; wait "
+                f"{max(1, round(wait.total_seconds() / 60))} min and try again, "
+                "or ask an admin to reset your password",
+                retry_after=max(1, int(wait.total_seconds())),
+            )
+
+    async def sign_in(self, email: str, password: str, address: str) -> User:
+        """The user whose email and password these are; refuses (429) while throttled."""
+        email = email.strip().lower()[:320]
+        now = datetime.now(UTC)
+        account_key, address_key = f"email:{email}", f"ip:{address}"
+        await self._check_throttle(account_key, MAX_FAILURES_PER_ACCOUNT, now)
+        await self._check_throttle(address_key, MAX_FAILURES_PER_ADDRESS, now)
+        user = await self.store.get_user_by_email(email) if email else None
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+        elif verify_password(user.password_hash, password):
+            await self.store.clear_login_failures(account_key, older_than=now - THROTTLE_WINDOW)
+            return user
+        await self.store.record_login_failure([account_key, address_key])
+        raise Unauthorized("the email or the password is wrong")
+
+    async def start_session(self, user: User) -> tuple[str, str]:
+        """A new console session: its id (for the cookie) and its CSRF token."""
+        assert user.id is not None
+        session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = datetime.now(UTC) + SESSION_LIFETIME
+        await self.store.create_session(session_hash(session_id), user.id, csrf, expires)
+        return session_id, csrf
+
+    async def session_user(self, session_id: str) -> tuple[str, User, str] | None:
+        """(the session's hash, its user, its CSRF token) if the session is live."""
+        id_hash = session_hash(session_id)
+        found = await self.store.session_user(id_hash)
+        if found is None:
+            return None
+        return id_hash, found[0], found[1]
+
+    async def end_session(self, id_hash: str) -> None:
+        await self.store.delete_session(id_hash)

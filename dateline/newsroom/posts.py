@@ -1,0 +1,347 @@
+"""Posts: writing, editing, pinning, flagging, reviewing, scheduling, publishing, deleting.
+
+Each change is decided on the post as it is inside the write transaction (`Store.change_post`):
+permissions that depend on the post, the transition from its current status, and what readers
+are told. Of two racing requests the second sees what the first committed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dateline import render
+from dateline.errors import Conflict, Invalid, NotFound
+from dateline.model import (
+    Byline,
+    EventType,
+    Media,
+    Person,
+    Post,
+    PostStatus,
+    Revision,
+    User,
+    content_fields,
+)
+from dateline.newsroom import permissions, shapes
+from dateline.newsroom.cases import Cases, parse
+from dateline.newsroom.inputs import BylineIn, MediaIn, PostCreate, PostDelete, PostPatch
+from dateline.newsroom.permissions import Action
+from dateline.store import PostChange
+
+UPLOADS = "/media/"
+_CONTENT = content_fields(Revision)
+_GOING_OUT = (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
+
+
+def _byline(data: BylineIn) -> Byline:
+    return Byline(tuple(Person(p.name) for p in data.people), data.location or None)
+
+
+def _media(items: list[MediaIn], uploads: dict[str, dict[str, Any]]) -> list[Media]:
+    """Images as posts keep them. For this server's uploads (`/media/NAME`), the size and the
+    srcset come from the upload's record, never from the client."""
+    found = []
+    for m in items:
+        upload = uploads.get(m.url or "")
+        if upload is None:
+            found.append(
+                Media(m.alt, m.caption, m.credit, url=m.url, width=m.width, height=m.height)
+            )
+            continue
+        srcset = ", ".join(f"{UPLOADS}{v['name']} {v['width']}w" for v in upload["variants"])
+        found.append(
+            Media(
+                m.alt,
+                m.caption,
+                m.credit,
+                url=m.url,
+                width=upload["width"],
+                height=upload["height"],
+                srcset=srcset,
+            )
+        )
+    return found
+
+
+def _has_words(post: Post) -> bool:
+    return bool(post.headline or post.body.strip() or post.media)
+
+
+class PostCases(Cases):
+    async def _uploads(self, items: list[MediaIn] | None) -> dict[str, dict[str, Any]]:
+        """The upload records behind `items`' /media/ URLs; an unknown one is an error."""
+        found: dict[str, dict[str, Any]] = {}
+        for i, m in enumerate(items or []):
+            if m.url and m.url.startswith(UPLOADS):
+                name = m.url.removeprefix(UPLOADS)
+                upload = await self.store.get_media(name.partition(".")[0])
+                if upload is None or name not in {v["name"] for v in upload["variants"]}:
+                    raise Invalid(
+                        f"media.{i}.url: {m.url!r} is not an uploaded image; "
+                        "upload it with POST /api/v1/media and use the url it answers",
+                        field=f"media.{i}.url",
+                    )
+                found[m.url] = upload
+        return found
+
+    # -- reading what the newsroom may see ---------------------------------------------------
+
+    async def read_post(self, user: User | None, slug: str, post_id: str) -> Post:
+        """A post as `user` may see it: published posts for everyone; unpublished ones for the
+        blog's members (a contributor: their own); deleted ones for nobody (404 otherwise)."""
+        blog = await self.store.get_blog(slug)
+        post = await self.store.get_post(blog, post_id)
+        if post.status is PostStatus.PUBLISHED:
+            return post
+        hidden = NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
+        if user is None or post.status is PostStatus.DELETED:
+            raise hidden
+        member = await self.member(user, blog)
+        if not permissions.may(user, Action.SEE_UNPUBLISHED, blog=blog, member=member, post=post):
+            raise hidden
+        return post
+
+    async def newsroom_posts(
+        self, user: User, slug: str, statuses: tuple[PostStatus, ...], *, limit: int = 100
+    ) -> list[Post]:
+        """Unpublished posts of a blog in `statuses` that `user` may see (the console's lists)."""
+        blog = await self.store.get_blog(slug)
+        member = await self._ensure(user, Action.OPEN_BLOG, blog)
+        posts, _ = await self.store.list_posts(blog, statuses=statuses, limit=limit)
+        return [
+            p
+            for p in posts
+            if permissions.may(user, Action.SEE_UNPUBLISHED, blog=blog, member=member, post=p)
+        ]
+
+    async def revisions(self, user: User, slug: str, post_id: str) -> list[Revision]:
+        blog = await self.store.get_blog(slug)
+        member = await self._ensure(user, Action.OPEN_BLOG, blog)
+        post = await self.store.get_post(blog, post_id)
+        permissions.check(user, Action.SEE_HISTORY, blog=blog, member=member, post=post)
+        return await self.store.list_revisions(blog, post_id)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write_post(self, user: User, slug: str, data: Mapping[str, Any] | PostCreate) -> Post:
+        blog = await self.store.get_blog(slug)
+        member = await self._ensure(user, Action.WRITE, blog)
+        sent = parse(PostCreate, data)
+        if sent.status in ("published", "scheduled"):
+            permissions.check(user, Action.PUBLISH, blog=blog, member=member)
+        if sent.pinned or sent.key_event:
+            permissions.check(user, Action.FLAG, blog=blog, member=member)
+        if sent.status is not None:
+            status = PostStatus(sent.status)
+        elif permissions.may(user, Action.PUBLISH, blog=blog, member=member):
+            status = PostStatus.PUBLISHED
+        else:
+            status = PostStatus.SUBMITTED  # a contributor's post goes to review
+        published = status is PostStatus.PUBLISHED
+        post = Post(
+            blog_slug=blog.slug,
+            headline=sent.headline,
+            body=sent.body,
+            body_html=render.markdown_to_html(sent.body),
+            byline=_byline(sent.byline),
+            contributors=list(sent.contributors) if sent.contributors else None,
+            media=_media(sent.media, await self._uploads(sent.media)),
+            tags=list(sent.tags),
+            pinned=sent.pinned,
+            key_event=sent.key_event,
+            status=status,
+            published_at=(sent.published_at or self.clock()) if published else None,
+            publish_at=sent.publish_at if status is PostStatus.SCHEDULED else None,
+        )
+        if status in _GOING_OUT and not _has_words(post):
+            raise Conflict("a post needs a headline, a body or an image before it is published")
+        emit = EventType.POST_PUBLISHED if published else None
+        post, event = await self.store.insert_post(
+            blog, post, user_id=user.id, emit=emit, shape=shapes.event_payload
+        )
+        self._announce(event)
+        return post
+
+    async def edit_post(
+        self, user: User, slug: str, post_id: str, data: Mapping[str, Any] | PostPatch
+    ) -> Post:
+        blog = await self.store.get_blog(slug)
+        member = await self._ensure(user, Action.OPEN_BLOG, blog)
+        sent = parse(PostPatch, data)
+        fields = sent.model_fields_set
+        wanted = PostStatus(sent.status) if sent.status else None
+        if wanted in _GOING_OUT:
+            permissions.check(user, Action.PUBLISH, blog=blog, member=member)
+        if {"pinned", "key_event"} & fields:
+            permissions.check(user, Action.FLAG, blog=blog, member=member)
+        if "review_note" in fields:
+            permissions.check(user, Action.REVIEW, blog=blog, member=member)
+        # What the post's text becomes, read before the transaction (uploads and revisions never
+        # change once written).
+        new: dict[str, Any] = {}
+        if sent.restore_revision is not None:
+            extra = fields - {"restore_revision", "correction"}
+            if extra:
+                raise Invalid(
+                    "restore_revision replaces the post's text with that revision's; send it "
+                    f"alone (or with a correction note), not with {', '.join(sorted(extra))}",
+                    field="restore_revision",
+                )
+            new = await self._revision_content(blog.slug, post_id, sent.restore_revision)
+        if sent.headline is not None:
+            new["headline"] = sent.headline
+        if sent.body is not None:
+            new["body"] = sent.body
+        if sent.byline is not None:
+            new["byline"] = _byline(sent.byline)
+        if "contributors" in fields:
+            new["contributors"] = list(sent.contributors or []) or None
+        if sent.media is not None:
+            new["media"] = _media(sent.media, await self._uploads(sent.media))
+        clock = self.clock
+
+        def change(post: Post) -> PostChange:
+            if post.status is PostStatus.DELETED:
+                raise NotFound(f"post {post_id!r} was deleted")
+            permissions.check(user, Action.EDIT_POST, blog=blog, member=member, post=post)
+            was_published = post.visible
+            content_changed = False
+            for name, value in new.items():
+                if value != getattr(post, name):
+                    setattr(post, name, value)
+                    content_changed = True
+            if "body" in new:
+                post.body_html = render.markdown_to_html(post.body)
+            if sent.tags is not None and list(sent.tags) != post.tags:
+                post.tags, content_changed = list(sent.tags), True
+            if "correction" in fields and (sent.correction or None) != post.correction:
+                post.correction, content_changed = (sent.correction or None), True
+            moved = sent.published_at is not None and sent.published_at != post.published_at
+            if moved and was_published:
+                post.published_at, content_changed = sent.published_at, True
+
+            pin_changed = sent.pinned is not None and sent.pinned != post.pinned
+            key_changed = sent.key_event is not None and sent.key_event != post.key_event
+            if pin_changed:
+                post.pinned = bool(sent.pinned)
+            if key_changed:
+                post.key_event = bool(sent.key_event)
+            if "review_note" in fields:
+                post.review_note = sent.review_note or None
+
+            new_status = wanted or post.status
+            if was_published and new_status is not PostStatus.PUBLISHED:
+                raise Conflict(
+                    "a published post cannot go back to draft; delete it (it is kept in the store)"
+                )
+            if new_status is PostStatus.SCHEDULED:
+                post.publish_at = sent.publish_at or post.publish_at
+                if post.publish_at is None:
+                    raise Invalid("a scheduled post needs publish_at", field="publish_at")
+            elif sent.publish_at is not None:
+                raise Invalid(
+                    "publish_at goes with status 'scheduled'; send both", field="publish_at"
+                )
+            if not was_published and new_status in _GOING_OUT and not _has_words(post):
+                raise Conflict("a post needs a headline, a body or an image before it is published")
+            emit: EventType | None = None
+            count_delta = 0
+            if not was_published and new_status is PostStatus.PUBLISHED:
+                post.status = PostStatus.PUBLISHED
+                post.published_at = sent.published_at or clock()
+                post.publish_at = None
+                post.review_note = None
+                emit, count_delta = EventType.POST_PUBLISHED, 1
+            elif not was_published:
+                post.status = new_status
+                if new_status is not PostStatus.SCHEDULED:
+                    post.publish_at = None
+            elif content_changed or (pin_changed and key_changed):
+                emit = EventType.POST_UPDATED
+            elif pin_changed:
+                emit = EventType.POST_PINNED if post.pinned else EventType.POST_UNPINNED
+            elif key_changed:
+                emit = (
+                    EventType.POST_KEY_EVENT if post.key_event else EventType.POST_KEY_EVENT_CLEARED
+                )
+            return PostChange(
+                emit=emit,
+                new_revision=content_changed,
+                note=sent.correction if "correction" in fields else None,
+                count_delta=count_delta,
+            )
+
+        post, event = await self.store.change_post(
+            blog, post_id, change, user_id=user.id, shape=shapes.event_payload
+        )
+        self._announce(event)
+        return post
+
+    async def _revision_content(self, slug: str, post_id: str, number: int) -> dict[str, Any]:
+        blog = await self.store.get_blog(slug)
+        revisions = {r.number: r for r in await self.store.list_revisions(blog, post_id)}
+        revision = revisions.get(number)
+        if revision is None:
+            last = max(revisions, default=0)
+            raise NotFound(f"post {post_id!r} has no revision {number}; it has 1 to {last}")
+        return {name: getattr(revision, name) for name in _CONTENT}
+
+    async def delete_post(
+        self, user: User, slug: str, post_id: str, data: Mapping[str, Any] | PostDelete
+    ) -> Post:
+        """Deleted posts stay in the store (and their revisions); readers' pages drop them.
+        Retracting a published post needs a reason, kept with the post for the newsroom."""
+        blog = await self.store.get_blog(slug)
+        member = await self._ensure(user, Action.OPEN_BLOG, blog)
+        reason = parse(PostDelete, data).reason
+
+        def change(post: Post) -> PostChange:
+            if post.status is PostStatus.DELETED:
+                raise NotFound(f"post {post_id!r} was already deleted")
+            permissions.check(user, Action.DELETE_POST, blog=blog, member=member, post=post)
+            was_published = post.visible
+            if was_published and not (reason and reason.strip()):
+                raise Invalid(
+                    "deleting a published post needs a reason, such as 'duplicate of an earlier "
+                    'post\'; send {"reason": "…"}',
+                    field="reason",
+                )
+            post.status = PostStatus.DELETED
+            post.delete_reason = reason
+            if not was_published:
+                return PostChange()
+            return PostChange(emit=EventType.POST_DELETED, count_delta=-1)
+
+        post, event = await self.store.change_post(
+            blog, post_id, change, user_id=user.id, shape=shapes.event_payload
+        )
+        self._announce(event)
+        return post
+
+    # -- scheduled posts -------------------------------------------------------------------
+
+    async def publish_due(self) -> list[Post]:
+        """Publish every scheduled post whose time has come. Safe to run on every node at once:
+        each post is published by whichever transaction locks it first, and only once."""
+        now = self.clock()
+
+        def change(post: Post) -> PostChange | None:
+            if post.status is not PostStatus.SCHEDULED:
+                return None  # published, unscheduled or deleted meanwhile
+            if post.publish_at is None or post.publish_at > now:
+                return None  # moved later meanwhile
+            post.status = PostStatus.PUBLISHED
+            post.published_at = now
+            post.publish_at = None
+            return PostChange(emit=EventType.POST_PUBLISHED, count_delta=1)
+
+        published: list[Post] = []
+        for blog_id, post_id in await self.store.due_posts(now):
+            blog = await self.store.get_blog_by_id(blog_id)
+            post, event = await self.store.change_post(
+                blog, post_id, change, user_id=None, shape=shapes.event_payload, at=now
+            )
+            if event is not None:
+                self._announce(event)
+                published.append(post)
+        return published

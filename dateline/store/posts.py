@@ -1,0 +1,275 @@
+"""Posts and their revisions.
+
+A change to a post is a transition of the post as it is inside the write transaction: its row is
+locked (PostgreSQL: SELECT … FOR UPDATE; SQLite: its one writer), the newsroom's `change` decides
+on that state and may refuse, and the result is written with its event. Of two racing requests the
+second sees what the first committed, so a deleted post stays deleted and no change is lost."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dateline.errors import NotFound
+from dateline.model import Blog, Event, EventType, Post, PostStatus, Revision, content_fields
+from dateline.store import schema as t
+from dateline.store.blogs import BlogRows
+from dateline.store.events import Shape
+from dateline.store.rows import RowCodec, new_id, utcnow
+
+POSTS = RowCodec(Post, t.posts, columns={"id": "public_id"})
+REVISIONS = RowCodec(Revision, t.revisions, skip=("post_id", "user_name"))
+# Where a page of posts ends: (the time it is ordered by, its public id).
+Keyset = tuple[datetime, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PostChange:
+    """What a change to a post did: the event readers get (if any), whether its text changed
+    (a new revision, with the correction `note`), and how the blog's post count moves."""
+
+    emit: EventType | None = None
+    new_revision: bool = False
+    note: str | None = None
+    count_delta: int = 0
+
+
+def new_public_id() -> str:
+    # 60 random bits in lowercase base32: short in a URL, never guessable from its neighbours.
+    return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()[:12]
+
+
+class PostRows(BlogRows):
+    async def insert_post(
+        self, blog: Blog, post: Post, *, user_id: int | None, emit: EventType | None, shape: Shape
+    ) -> tuple[Post, Event | None]:
+        async with self.engines.write.begin() as conn:
+            event = await self._insert_post(
+                conn, blog, post, user_id=user_id, emit=emit, shape=shape
+            )
+        return post, event
+
+    async def _insert_post(
+        self,
+        conn: AsyncConnection,
+        blog: Blog,
+        post: Post,
+        *,
+        user_id: int | None,
+        emit: EventType | None,
+        shape: Shape,
+    ) -> Event | None:
+        now = utcnow()
+        post.id = post.id or new_public_id()
+        post.blog_slug = blog.slug
+        post.created_at = post.created_at or now
+        post.updated_at = post.updated_at or now
+        post.author_id = user_id
+        if emit is not None:
+            delta = 1 if post.status is PostStatus.PUBLISHED else 0
+            post.seq = await self._next_seq(conn, blog, count_delta=delta, at=now)
+        result = await conn.execute(t.posts.insert().values(blog_id=blog.id, **POSTS.values(post)))
+        await self._save_revision(conn, new_id(result), post, user_id, note=None)
+        if emit is None:
+            return None
+        return await self._log(conn, blog, emit, post, shape, at=now)
+
+    async def change_post(
+        self,
+        blog: Blog,
+        post_id: str,
+        change: Callable[[Post], PostChange | None],
+        *,
+        user_id: int | None,
+        shape: Shape,
+        at: datetime | None = None,
+    ) -> tuple[Post, Event | None]:
+        """Apply `change` to the post as it is inside the transaction and save the result.
+        `change` may raise (nothing is written) or answer None (nothing to do)."""
+        async with self.engines.write.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(t.posts)
+                    .where(t.posts.c.public_id == post_id, t.posts.c.blog_id == blog.id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"there is no post {post_id!r} in blog {blog.slug!r}")
+            post = POSTS.read(row._mapping, blog_slug=blog.slug)
+            done = change(post)
+            if done is None:
+                return post, None
+            now = at or utcnow()
+            post.updated_at = now
+            if done.new_revision:
+                post.revision += 1
+                await self._save_revision(conn, row.id, post, user_id, note=done.note)
+            if done.emit is not None:
+                post.seq = await self._next_seq(conn, blog, count_delta=done.count_delta, at=now)
+            await conn.execute(
+                t.posts.update().where(t.posts.c.id == row.id).values(**POSTS.values(post))
+            )
+            event = None
+            if done.emit is not None:
+                event = await self._log(conn, blog, done.emit, post, shape, at=now)
+        return post, event
+
+    async def _save_revision(
+        self,
+        conn: AsyncConnection,
+        row_id: int,
+        post: Post,
+        user_id: int | None,
+        *,
+        note: str | None,
+    ) -> None:
+        revision = Revision(
+            post_id=post.id,
+            number=post.revision,
+            user_id=user_id,
+            created_at=post.updated_at or utcnow(),
+            note=note,
+            **{name: getattr(post, name) for name in CONTENT},
+        )
+        await conn.execute(
+            t.revisions.insert().values(post_id=row_id, **REVISIONS.values(revision))
+        )
+
+    async def get_post(self, blog: Blog, post_id: str) -> Post:
+        async with self.engines.read.connect() as conn:
+            row = (
+                await conn.execute(
+                    t.posts.select().where(
+                        t.posts.c.public_id == post_id, t.posts.c.blog_id == blog.id
+                    )
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"there is no post {post_id!r} in blog {blog.slug!r}")
+        return POSTS.read(row._mapping, blog_slug=blog.slug)
+
+    async def list_posts(
+        self,
+        blog: Blog,
+        *,
+        newest_first: bool = True,
+        limit: int = 20,
+        after: Keyset | None = None,
+        statuses: Sequence[PostStatus] = (PostStatus.PUBLISHED,),
+    ) -> tuple[list[Post], Keyset | None]:
+        """One page of posts in published-time order, and where the next page starts."""
+        c = t.posts.c
+        # Published posts always have a published_at (and the timeline index covers it);
+        # drafts are listed by when they were written.
+        only_published = tuple(statuses) == (PostStatus.PUBLISHED,)
+        order_key = (
+            c.published_at if only_published else sa.func.coalesce(c.published_at, c.created_at)
+        )
+        query = sa.select(t.posts).where(
+            c.blog_id == blog.id, c.status.in_([s.value for s in statuses])
+        )
+        if after is not None:
+            when, public_id = after
+            if newest_first:
+                query = query.where(
+                    sa.or_(order_key < when, sa.and_(order_key == when, c.public_id < public_id))
+                )
+            else:
+                query = query.where(
+                    sa.or_(order_key > when, sa.and_(order_key == when, c.public_id > public_id))
+                )
+        if newest_first:
+            query = query.order_by(order_key.desc(), c.public_id.desc())
+        else:
+            query = query.order_by(order_key.asc(), c.public_id.asc())
+        async with self.engines.read.connect() as conn:
+            rows = (await conn.execute(query.limit(limit + 1))).all()
+        found = [POSTS.read(r._mapping, blog_slug=blog.slug) for r in rows[:limit]]
+        following = None
+        if len(rows) > limit and found:
+            last = found[-1]
+            last_when = last.published_at or last.created_at
+            assert last_when is not None
+            following = (last_when, last.id)
+        return found, following
+
+    async def flagged_posts(self, blog: Blog, *, limit: int = 50) -> list[Post]:
+        """Published posts that are pinned or key events, newest first (the page's top boxes)."""
+        c = t.posts.c
+        query = (
+            sa.select(t.posts)
+            .where(
+                c.blog_id == blog.id,
+                c.status == PostStatus.PUBLISHED.value,
+                sa.or_(c.pinned.is_(True), c.key_event.is_(True)),
+            )
+            .order_by(c.published_at.desc(), c.public_id.desc())
+            .limit(limit)
+        )
+        async with self.engines.read.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [POSTS.read(r._mapping, blog_slug=blog.slug) for r in rows]
+
+    async def list_revisions(self, blog: Blog, post_id: str) -> list[Revision]:
+        query = (
+            sa.select(t.revisions, t.users.c.name.label("user_name"))
+            .join(t.posts, t.posts.c.id == t.revisions.c.post_id)
+            .outerjoin(t.users, t.users.c.id == t.revisions.c.user_id)
+            .where(t.posts.c.public_id == post_id, t.posts.c.blog_id == blog.id)
+            .order_by(t.revisions.c.number)
+        )
+        async with self.engines.read.connect() as conn:
+            rows = await conn.execute(query)
+            return [
+                REVISIONS.read(r._mapping, post_id=post_id, user_name=r.user_name) for r in rows
+            ]
+
+    async def due_posts(self, now: datetime, *, limit: int = 100) -> list[tuple[int, str]]:
+        """(blog id, post id) of scheduled posts whose time has come, earliest first."""
+        c = t.posts.c
+        query = (
+            sa.select(c.blog_id, c.public_id)
+            .where(c.status == PostStatus.SCHEDULED.value, c.publish_at <= now)
+            .order_by(c.publish_at, c.public_id)
+            .limit(limit)
+        )
+        async with self.engines.read.connect() as conn:
+            return [(int(r.blog_id), str(r.public_id)) for r in await conn.execute(query)]
+
+    async def import_blog(
+        self, blog: Blog, posts: list[Post], *, user_id: int | None, shape: Shape
+    ) -> tuple[Blog, list[Event]]:
+        """Create the blog and publish its posts oldest first, all or nothing."""
+        blog.created_at = blog.created_at or utcnow()
+        header_updated = blog.updated_at or blog.created_at
+        blog.updated_at = blog.created_at
+        emitted: list[Event] = []
+        async with self.engines.write.begin() as conn:
+            blog.id = await self._insert_blog(conn, blog)
+            if user_id is not None:
+                await conn.execute(t.memberships.insert().values(user_id=user_id, blog_id=blog.id))
+            created = blog.created_at
+            for post in sorted(posts, key=lambda p: p.published_at or created):
+                event = await self._insert_post(
+                    conn, blog, post, user_id=user_id, emit=EventType.POST_PUBLISHED, shape=shape
+                )
+                assert event is not None
+                emitted.append(event)
+            # The header's own "Updated" time wins over the last post's time.
+            await conn.execute(
+                t.blogs.update().where(t.blogs.c.id == blog.id).values(updated_at=header_updated)
+            )
+            fresh = await self._blog_row(conn, t.blogs.c.id == blog.id)
+        assert fresh is not None
+        return fresh, emitted
+
+
+# The fields of a post's text, each kept in every revision.
+CONTENT = content_fields(Post)

@@ -1,0 +1,9 @@
+"""The newsroom console at /newsroom/: sign-in, blogs, the compose box and the stream of posts
+(blogs.py), tokens, users and memberships (people.py). Pages are server-rendered; every form
+carries a CSRF token and every write goes through the newsroom."""
+
+from __future__ import annotations
+
+from dateline.web.console import blogs, people
+
+routes = [*blogs.routes, *people.routes]

@@ -1,0 +1,49 @@
+"""Event → JSON (with the post's HTML fragment) → SSE frame, once per event per node."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from jinja2 import Environment
+
+from dateline.hub import Frame
+from dateline.model import Blog, Event
+from dateline.newsroom.shapes import event_json
+from dateline.store import Store
+from dateline.web.reader.views import post_view
+
+
+class EventEncoder:
+    def __init__(self, store: Store, templates: Environment, *, cache_size: int = 4096) -> None:
+        self._store = store
+        self._fragment = templates.get_template("_post.html")
+        self._cache: OrderedDict[tuple[int, int], tuple[dict[str, Any], Frame]] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def encode(self, event: Event) -> tuple[dict[str, Any], Frame]:
+        """The event's JSON (the delta's item) and its frame."""
+        key = (event.blog_id, event.seq)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        blog = await self._store.get_blog_by_id(event.blog_id)
+        data = self._with_html(event_json(event), blog)
+        frame = Frame.of(
+            event.seq, event.type, b"id: %d\ndata: %s\n\n" % (event.seq, orjson.dumps(data))
+        )
+        self._cache[key] = (data, frame)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return data, frame
+
+    async def frame(self, event: Event) -> Frame:
+        return (await self.encode(event))[1]
+
+    def _with_html(self, data: dict[str, Any], blog: Blog) -> dict[str, Any]:
+        post = data.get("post")
+        if post and post.get("status") == "published":
+            data["html"] = self._fragment.render(p=post_view(post, blog)).strip()
+        return data
