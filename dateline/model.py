@@ -226,10 +226,6 @@ class User:
     password_hash: str | None = internal()
     created_at: datetime | None = None
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
 
 @dataclass(frozen=True, slots=True)
 class Event:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +38,38 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
     server.stop()
 
 
+async def _migrated(url: str) -> None:
+    store = await open_store(url)
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per run; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    await _migrated(f"sqlite:///{path}")  # closing the last connection checkpoints the WAL
+    return path
+
+
+@pytest.fixture(scope="session")
+async def postgres_template(postgres: PostgresServer) -> str:
+    """A PostgreSQL database migrated once per run; each test gets CREATE DATABASE … TEMPLATE."""
+    name = f"template_{os.getpid()}"
+    await _migrated(postgres.create_database(name))
+    return name
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with the current schema, for this test alone."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'dateline.db'}"
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "dateline.db"
+        shutil.copyfile(template, target)
+        return f"sqlite:///{target}"
     server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database(f"t{os.getpid()}_{next(_db_names)}")
+    source: str = request.getfixturevalue("postgres_template")
+    return server.create_database(f"t{os.getpid()}_{next(_db_names)}", template=source)
 
 
 @pytest.fixture
@@ -65,6 +92,10 @@ class Running:
     base_url: str
     admin: User
     token: str
+    # Set when the app is called in-process (no server, no port): tests where the network
+    # does not matter. Tests marked `network` (live streams, sockets, nginx, browsers) get a
+    # real uvicorn on a free port.
+    transport: httpx.ASGITransport | None = None
 
     @property
     def services(self) -> Services:
@@ -81,6 +112,8 @@ class Running:
 
     def client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if self.transport is not None:
+            kwargs.setdefault("transport", self.transport)
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10, **kwargs)
 
     async def make_user(self, role: str, *, blogs: tuple[str, ...] = ()) -> str:
@@ -148,13 +181,28 @@ def server_http() -> str:
     return "auto"
 
 
-@pytest.fixture
-async def running(settings: Settings, server_http: str) -> AsyncIterator[Running]:
-    server, task, app = await start_server(settings, server_http)
+async def _admin(app: ServedApp) -> tuple[User, str]:
     newsroom: Newsroom = app.state.services.newsroom
     admin = await newsroom.create_user(None, email="admin@example.org", name="Admin", role="admin")
-    token = await newsroom.issue_token(admin)
-    yield Running(app, f"http://127.0.0.1:{settings.port}", admin, token)
+    return admin, await newsroom.issue_token(admin)
+
+
+@pytest.fixture
+async def running(
+    settings: Settings, server_http: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Running]:
+    base_url = f"http://127.0.0.1:{settings.port}"
+    network = any(request.node.get_closest_marker(m) for m in ("network", "browser"))
+    if not network:
+        app = served_app(settings)
+        async with app.app.router.lifespan_context(app.app):
+            admin, token = await _admin(app)
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            yield Running(app, base_url, admin, token, transport)
+        return
+    server, task, app = await start_server(settings, server_http)
+    admin, token = await _admin(app)
+    yield Running(app, base_url, admin, token)
     await stop_server(server, task)
 
 

@@ -139,11 +139,12 @@ class PostgresServer:
         parts = urlsplit(self.url)
         return urlunsplit(parts._replace(path="/" + name))
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database ``name`` and return its URL."""
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name):
-            raise ValueError(f"not a plain database name: {name!r}")
-        sql = f'CREATE DATABASE "{name}"'
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create database ``name`` (empty, or a copy of database ``template``); its URL."""
+        for given in (name, template or "x"):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", given):
+                raise ValueError(f"not a plain database name: {given!r}")
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
         psql = _find_psql(self._bin_dir)
         if psql is not None:
             proc = _run(

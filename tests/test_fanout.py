@@ -16,6 +16,8 @@ from dateline.web.server.uvicorn_cycle import ChunkWriter
 from tests import sse
 from tests.conftest import Running
 
+pytestmark = pytest.mark.network  # live streams and sockets need a real server
+
 SLUG = "xi-putin-moscow"
 LIVE = f"/{SLUG}/live"
 QUEUE = 4

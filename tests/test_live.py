@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from dateline.hub import CLOSED
 from tests import sse
 from tests.conftest import Running
+
+pytestmark = pytest.mark.network  # live streams and sockets need a real server
 
 SLUG = "xi-putin-moscow"
 LIVE = f"/{SLUG}/live"

@@ -16,6 +16,8 @@ from tests import sse
 from tests.conftest import Running
 from tests.servers import free_port
 
+pytestmark = pytest.mark.network  # live streams and sockets need a real server
+
 CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SLUG = "xi-putin-moscow"

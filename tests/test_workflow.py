@@ -245,6 +245,7 @@ async def test_deleting_a_published_post_needs_a_reason_and_keeps_it(seeded: Run
     assert kept.status.value == "deleted" and kept.delete_reason == "Duplicate"
 
 
+@pytest.mark.network
 async def test_ending_coverage_tells_readers_and_closes_the_stream(seeded: Running) -> None:
     async with (
         seeded.client(seeded.token) as c,

@@ -120,6 +120,17 @@ def may(
     return refusal(user, action, blog=blog, member=member, post=post) is None
 
 
+def abilities(user: User | None) -> dict[str, bool]:
+    """What `user` may do beyond any one blog, for a page to offer only that."""
+    if user is None:
+        return {"create_blogs": False, "manage_people": False, "upload": False}
+    return {
+        "create_blogs": may(user, Action.CREATE_BLOG),
+        "manage_people": may(user, Action.MANAGE_PEOPLE),
+        "upload": may(user, Action.UPLOAD),
+    }
+
+
 IsMember = Callable[[int, int], Awaitable[bool]]
 
 

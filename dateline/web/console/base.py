@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from dateline.errors import BadRequest, Unauthorized
+from dateline.newsroom import permissions
 from dateline.web.auth import CSRF_FIELD, Session, check_csrf, current_session
 from dateline.web.services import services
 
@@ -24,6 +25,7 @@ def page(request: Request, template: str, session: Session | None, **context: An
         .templates.get_template(f"newsroom/{template}")
         .render(
             user=session.user if session else None,
+        can=permissions.abilities(session.user if session else None),
             csrf_token=session.csrf_token if session else "",
             csrf_field=CSRF_FIELD,
             **context,

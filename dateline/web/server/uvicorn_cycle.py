@@ -4,7 +4,7 @@ time per reader by about a quarter (docs/benchmarks.md).
 
 This reads uvicorn's private request cycle (`transport`, `flow.write_paused`, `disconnected`,
 `response_complete`, `chunked_encoding`): pyproject.toml pins uvicorn to the versions tested, and
-tests/test_server.py fails if the installed uvicorn no longer has them. The setting
+tests/test_fanout.py fails if the installed uvicorn no longer has them. The setting
 `direct_writes` turns this off."""
 
 from __future__ import annotations
