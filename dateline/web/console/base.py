@@ -25,7 +25,7 @@ def page(request: Request, template: str, session: Session | None, **context: An
         .templates.get_template(f"newsroom/{template}")
         .render(
             user=session.user if session else None,
-        can=permissions.abilities(session.user if session else None),
+            can=permissions.abilities(session.user if session else None),
             csrf_token=session.csrf_token if session else "",
             csrf_field=CSRF_FIELD,
             **context,
