@@ -163,7 +163,13 @@ async def app_hub_close(server: uvicorn.Server) -> None:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings_overrides() -> dict[str, Any]:
+    """Settings a test changes: `@pytest.mark.parametrize("settings_overrides", [{…}])`."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
     return Settings(
         database_url=database_url,
         port=free_port(),
@@ -172,6 +178,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret",
         # The test process's garbage collector is left alone (tests/test_gcpause.py tests it).
         gc_thaw_seconds=0,
+        **settings_overrides,
     )
 
 

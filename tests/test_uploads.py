@@ -108,10 +108,8 @@ async def test_bad_uploads_get_a_clear_error_and_store_nothing(
     assert not media_dir.exists() or not any(media_dir.iterdir())
 
 
+@pytest.mark.parametrize("settings_overrides", [{"max_upload_bytes": 50_000}])
 async def test_oversized_uploads_and_pixel_bombs_are_refused(running: Running) -> None:
-    running.services.settings = type(running.services.settings)(
-        **{**running.services.settings.__dict__, "max_upload_bytes": 50_000}
-    )
     got, body = await _upload(running, b"\xff\xd8" + b"\0" * 200_000)
     assert got == 413 and "limit" in body["error"]["message"]
     # One-bit pixels compress to a few kB: bombs once decoded. 48 Mpx is over Dateline's limit
