@@ -10,15 +10,20 @@ class DatelineError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # More for the error JSON, such as the current version of what a stale edit changed.
+        self.extra = extra or {}
 
     def to_json(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field:
             error["field"] = self.field
+        error.update(self.extra)
         return {"error": error}
 
 
@@ -67,6 +72,18 @@ class TooManyRequests(DatelineError):
     code = "too_many_requests"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(DatelineError):
+    """Something Dateline needs is down or overloaded (the database, a connection slot): the
+    request changed nothing and may be repeated after `retry_after` seconds."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -184,6 +184,9 @@ class PostPatch(_Strict):
     review_note: LongText | None = None
     # Copy revision N's content into a new revision (the history itself is never rewritten).
     restore_revision: int | None = Field(default=None, ge=1)
+    # The revision this edit started from: if the post has moved on since, the edit is refused
+    # (409, with the current version) instead of silently undoing someone else's change.
+    base_revision: int | None = Field(default=None, ge=1)
 
 
 class PostDelete(_Strict):

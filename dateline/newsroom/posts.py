@@ -12,6 +12,8 @@ from typing import Any
 from dateline import render
 from dateline.errors import Conflict, Invalid, NotFound
 from dateline.model import (
+    Blog,
+    BlogStatus,
     Byline,
     EventType,
     Media,
@@ -65,6 +67,16 @@ def _media(items: list[MediaIn], uploads: dict[str, dict[str, Any]]) -> list[Med
 
 def _has_words(post: Post) -> bool:
     return bool(post.headline or post.body.strip() or post.media)
+
+
+def _still_covering(blog: Blog) -> None:
+    """Nothing more goes out once coverage has ended (readers' streams have closed)."""
+    if blog.status is BlogStatus.ENDED:
+        raise Conflict(
+            f"coverage of blog {blog.slug!r} has ended, so nothing more is published in it; "
+            'reopen it first (PATCH the blog with {"status": "live"}, or "Reopen coverage" in '
+            "the console), or keep this post as a draft"
+        )
 
 
 class PostCases(Cases):
@@ -156,8 +168,13 @@ class PostCases(Cases):
         if status in _GOING_OUT and not _has_words(post):
             raise Conflict("a post needs a headline, a body or an image before it is published")
         emit = EventType.POST_PUBLISHED if published else None
+
+        def check(blog: Blog) -> None:
+            if status in _GOING_OUT:
+                _still_covering(blog)
+
         post, event = await self.store.insert_post(
-            blog, post, user_id=user.id, emit=emit, shape=shapes.event_payload
+            blog, post, user_id=user.id, emit=emit, shape=shapes.event_payload, check=check
         )
         self._announce(event)
         return post
@@ -200,11 +217,20 @@ class PostCases(Cases):
             new["media"] = _media(sent.media, await self._uploads(sent.media))
         clock = self.clock
 
-        def change(post: Post) -> PostChange:
+        def change(post: Post, current: Blog) -> PostChange:
             if post.status is PostStatus.DELETED:
                 raise NotFound(f"post {post_id!r} was deleted")
             permissions.check(user, Action.EDIT_POST, blog=blog, member=member, post=post)
+            if sent.base_revision is not None and sent.base_revision != post.revision:
+                raise Conflict(
+                    f"post {post_id!r} has changed since revision {sent.base_revision}: it is at "
+                    f"revision {post.revision} now. Merge your changes into the current version "
+                    "(in `current`) and send them again with its revision as base_revision",
+                    extra={"current": shapes.post_json(post)},
+                )
             was_published = post.visible
+            if was_published and wanted is PostStatus.PUBLISHED:
+                raise Conflict(f"post {post_id!r} is already published")
             content_changed = False
             for name, value in new.items():
                 if value != getattr(post, name):
@@ -242,8 +268,12 @@ class PostCases(Cases):
                 raise Invalid(
                     "publish_at goes with status 'scheduled'; send both", field="publish_at"
                 )
-            if not was_published and new_status in _GOING_OUT and not _has_words(post):
-                raise Conflict("a post needs a headline, a body or an image before it is published")
+            if not was_published and new_status in _GOING_OUT:
+                if not _has_words(post):
+                    raise Conflict(
+                        "a post needs a headline, a body or an image before it is published"
+                    )
+                _still_covering(current)
             emit: EventType | None = None
             count_delta = 0
             if not was_published and new_status is PostStatus.PUBLISHED:
@@ -295,7 +325,7 @@ class PostCases(Cases):
         member = await self._ensure(user, Action.OPEN_BLOG, blog)
         reason = parse(PostDelete, data).reason
 
-        def change(post: Post) -> PostChange:
+        def change(post: Post, current: Blog) -> PostChange:
             if post.status is PostStatus.DELETED:
                 raise NotFound(f"post {post_id!r} was already deleted")
             permissions.check(user, Action.DELETE_POST, blog=blog, member=member, post=post)
@@ -325,7 +355,9 @@ class PostCases(Cases):
         each post is published by whichever transaction locks it first, and only once."""
         now = self.clock()
 
-        def change(post: Post) -> PostChange | None:
+        def change(post: Post, blog: Blog) -> PostChange | None:
+            if blog.status is BlogStatus.ENDED:
+                return None  # coverage ended meanwhile: it waits for a reopening
             if post.status is not PostStatus.SCHEDULED:
                 return None  # published, unscheduled or deleted meanwhile
             if post.publish_at is None or post.publish_at > now:

@@ -17,7 +17,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dateline.errors import NotFound
-from dateline.model import Blog, Event, EventType, Post, PostStatus, Revision, content_fields
+from dateline.model import (
+    Blog,
+    BlogStatus,
+    Event,
+    EventType,
+    Post,
+    PostStatus,
+    Revision,
+    content_fields,
+)
 from dateline.store import schema as t
 from dateline.store.blogs import BlogRows
 from dateline.store.events import Shape
@@ -47,9 +56,23 @@ def new_public_id() -> str:
 
 class PostRows(BlogRows):
     async def insert_post(
-        self, blog: Blog, post: Post, *, user_id: int | None, emit: EventType | None, shape: Shape
+        self,
+        blog: Blog,
+        post: Post,
+        *,
+        user_id: int | None,
+        emit: EventType | None,
+        shape: Shape,
+        check: Callable[[Blog], None] | None = None,
     ) -> tuple[Post, Event | None]:
+        """Write a new post (and its event). `check` sees the blog as it is inside the
+        transaction, its row locked, and may refuse: then nothing is written."""
         async with self.engines.write.begin() as conn:
+            if check is not None:
+                locked = await self._blog_row(conn, t.blogs.c.id == blog.id, lock=True)
+                if locked is None:
+                    raise NotFound(f"there is no blog {blog.slug!r}")
+                check(locked)
             event = await self._insert_post(
                 conn, blog, post, user_id=user_id, emit=emit, shape=shape
             )
@@ -84,14 +107,15 @@ class PostRows(BlogRows):
         self,
         blog: Blog,
         post_id: str,
-        change: Callable[[Post], PostChange | None],
+        change: Callable[[Post, Blog], PostChange | None],
         *,
         user_id: int | None,
         shape: Shape,
         at: datetime | None = None,
     ) -> tuple[Post, Event | None]:
-        """Apply `change` to the post as it is inside the transaction and save the result.
-        `change` may raise (nothing is written) or answer None (nothing to do)."""
+        """Apply `change` to the post and its blog as they are inside the transaction (both rows
+        locked) and save the result. `change` may raise (nothing is written) or answer None
+        (nothing to do)."""
         async with self.engines.write.begin() as conn:
             row = (
                 await conn.execute(
@@ -103,7 +127,9 @@ class PostRows(BlogRows):
             if row is None:
                 raise NotFound(f"there is no post {post_id!r} in blog {blog.slug!r}")
             post = POSTS.read(row._mapping, blog_slug=blog.slug)
-            done = change(post)
+            locked = await self._blog_row(conn, t.blogs.c.id == blog.id, lock=True)
+            assert locked is not None  # the post's row holds its blog
+            done = change(post, locked)
             if done is None:
                 return post, None
             now = at or utcnow()
@@ -236,7 +262,13 @@ class PostRows(BlogRows):
         c = t.posts.c
         query = (
             sa.select(c.blog_id, c.public_id)
-            .where(c.status == PostStatus.SCHEDULED.value, c.publish_at <= now)
+            .join(t.blogs, t.blogs.c.id == c.blog_id)
+            .where(
+                c.status == PostStatus.SCHEDULED.value,
+                c.publish_at <= now,
+                # Ended coverage publishes nothing more; its scheduled posts wait for a reopening.
+                t.blogs.c.status != BlogStatus.ENDED.value,
+            )
             .order_by(c.publish_at, c.public_id)
             .limit(limit)
         )

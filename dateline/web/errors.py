@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dateline.errors import DatelineError, TooManyRequests
+from dateline.errors import DatelineError, TooManyRequests, Unavailable
 from dateline.web.responses import JSONResponse
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ _TITLES = {
     415: "Unsupported type",
     422: "Invalid input",
     429: "Too many attempts",
+    503: "Temporarily unavailable",
     500: "Something went wrong",
 }
 _CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 500: "internal_error"}
@@ -35,15 +37,21 @@ def _wants_json(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, field: str | None = None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     headers = {"Cache-Control": "no-store"}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if _wants_json(request):
-        error: dict[str, str] = {"code": code, "message": message}
+        error: dict[str, Any] = {"code": code, "message": message}
         if field:
             error["field"] = field
+        error.update(extra or {})
         return JSONResponse({"error": error}, status_code=status, headers=headers)
     html = request.app.state.templates.get_template("error.html").render(
         status=status, title=_TITLES.get(status, "Error"), message=message
@@ -53,8 +61,8 @@ def error_response(
 
 async def dateline_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DatelineError)
-    response = error_response(request, exc.status, exc.code, exc.message, exc.field)
-    if isinstance(exc, TooManyRequests):
+    response = error_response(request, exc.status, exc.code, exc.message, exc.field, exc.extra)
+    if isinstance(exc, TooManyRequests | Unavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
