@@ -60,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
         "0 turns freezing off.",
     ),
     Setting(
+        "forwarded_allow_ips",
+        "Addresses of the proxies whose X-Forwarded-For/-Proto headers are trusted "
+        "(comma-separated, or * for any); empty trusts none, as when readers reach the node "
+        "directly.",
+    ),
+    Setting(
         "direct_writes",
         "Write live frames straight to readers' connections from the hub (uvicorn's httptools "
         "protocol, or the ASGI send driven by hand); false sends each through its reader's task.",
@@ -86,6 +92,7 @@ class Settings:
     schedule_seconds: float = 1.0
     gc_thaw_seconds: float = 3600.0
     direct_writes: bool = True
+    forwarded_allow_ips: str = ""
 
     @classmethod
     def load(

@@ -22,6 +22,7 @@ from dateline.model import User
 from dateline.newsroom import Newsroom
 from dateline.store import Store, open_store
 from dateline.web.server import ServedApp, served_app
+from dateline.web.server.run import uvicorn_options
 from dateline.web.services import Services
 from tests.servers import PostgresServer, free_port, start_postgres
 
@@ -132,9 +133,8 @@ async def start_server(
 ) -> tuple[uvicorn.Server, asyncio.Task[None], ServedApp]:
     """The app as `dateline serve` runs it (web/server/), in this event loop."""
     app = served_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on", http=http
-    )
+    options = {**uvicorn_options(settings), "host": "127.0.0.1"}
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=http, **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -183,3 +184,34 @@ async def test_preview_uses_the_readers_renderer_and_sanitises(seeded: Running) 
         assert "<strong>Bold</strong>" in html
         assert "<script" not in html and 'href="javascript:' not in html
         assert (await c.post("/newsroom/preview", json={"body": "x"})).status_code == 403
+
+
+async def _login_attempt(seeded: Running, email: str, password: str) -> int:
+    async with seeded.client() as c:
+        form = (await c.get("/newsroom/login")).text
+        r = await c.post(
+            "/newsroom/login",
+            data={"email": email, "password": password, "csrf_token": _field(form, "csrf_token")},
+        )
+        return r.status_code
+
+
+async def test_concurrent_wrong_passwords_cannot_slip_under_the_limit(seeded: Running) -> None:
+    email = await make_person(seeded, "editor")
+    codes = await asyncio.gather(*(_login_attempt(seeded, email, "wrong") for _ in range(40)))
+    checked = [c for c in codes if c == 401]
+    assert len(checked) <= accounts.MAX_FAILURES_PER_ACCOUNT, codes
+    assert codes.count(429) >= 40 - accounts.MAX_FAILURES_PER_ACCOUNT, codes
+
+
+async def test_the_right_password_in_a_burst_of_guesses_is_throttled_too(seeded: Running) -> None:
+    email = await make_person(seeded, "editor")
+    guesses = [_login_attempt(seeded, email, f"guess {i}") for i in range(30)]
+    codes = await asyncio.gather(*guesses, _login_attempt(seeded, email, PASSWORD))
+    # At most the limit's worth of passwords were checked, whichever came first.
+    assert len([c for c in codes if c in (401, 303)]) <= accounts.MAX_FAILURES_PER_ACCOUNT, codes
+    if codes[-1] == 303:
+        return  # among the first checked, as a right fifth guess would be: that clears the count
+    # A second burst gets no more checks than the first left: the limit holds per window.
+    more = await asyncio.gather(*(_login_attempt(seeded, email, "again") for _ in range(30)))
+    assert codes.count(401) + more.count(401) <= accounts.MAX_FAILURES_PER_ACCOUNT, (codes, more)

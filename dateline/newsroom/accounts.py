@@ -180,9 +180,10 @@ class AccountCases(Cases):
     # -- console sign-in -------------------------------------------------------------------
 
     async def _check_throttle(self, key: str, limit: int, now: datetime) -> None:
+        """Refuse if `key` has more than `limit` attempts in the window, this one included."""
         failures = await self.store.login_failures_since(key, now - THROTTLE_WINDOW)
-        if len(failures) >= limit:
-            wait = failures[-limit] + THROTTLE_WINDOW - now
+        if len(failures) > limit:
+            wait = failures[-limit - 1] + THROTTLE_WINDOW - now
             raise TooManyRequests(
                 "too many failed sign-ins; wait "
                 f"{max(1, round(wait.total_seconds() / 60))} min and try again, "
@@ -191,19 +192,29 @@ class AccountCases(Cases):
             )
 
     async def sign_in(self, email: str, password: str, address: str) -> User:
-        """The user whose email and password these are; refuses (429) while throttled."""
+        """The user whose email and password these are; refuses (429) while throttled.
+
+        The attempt is counted as a failure *before* the password is checked (and committed, so
+        concurrent attempts see it), then the count is read: of any number of guesses at once,
+        only the first `MAX_FAILURES_PER_ACCOUNT` are checked. A right password takes its own
+        attempt back and clears the account's count."""
         email = email.strip().lower()[:320]
         now = datetime.now(UTC)
         account_key, address_key = f"email:{email}", f"ip:{address}"
-        await self._check_throttle(account_key, MAX_FAILURES_PER_ACCOUNT, now)
-        await self._check_throttle(address_key, MAX_FAILURES_PER_ADDRESS, now)
+        attempt = await self.store.record_login_failure([account_key, address_key])
+        try:
+            await self._check_throttle(account_key, MAX_FAILURES_PER_ACCOUNT, now)
+            await self._check_throttle(address_key, MAX_FAILURES_PER_ADDRESS, now)
+        except TooManyRequests:
+            await self.store.forget_login_attempt(attempt)  # refused unchecked: not a guess
+            raise
         user = await self.store.get_user_by_email(email) if email else None
         if user is None:
             verify_password(_DUMMY_HASH, password)
         elif verify_password(user.password_hash, password):
+            await self.store.forget_login_attempt(attempt)
             await self.store.clear_login_failures(account_key, older_than=now - THROTTLE_WINDOW)
             return user
-        await self.store.record_login_failure([account_key, address_key])
         raise Unauthorized("the email or the password is wrong")
 
     async def start_session(self, user: User) -> tuple[str, str]:

@@ -195,11 +195,19 @@ class PeopleRows(Rows):
 
     # -- sign-in throttling ----------------------------------------------------------------
 
-    async def record_login_failure(self, keys: list[str]) -> None:
+    async def record_login_failure(self, keys: list[str]) -> list[int]:
+        """Count a sign-in attempt against each key (committed at once); the rows' ids."""
         now = utcnow()
+        ids = []
         async with self.engines.write.begin() as conn:
             for key in keys:
-                await conn.execute(t.login_failures.insert().values(key=key, at=now))
+                result = await conn.execute(t.login_failures.insert().values(key=key, at=now))
+                ids.append(new_id(result))
+        return ids
+
+    async def forget_login_attempt(self, ids: list[int]) -> None:
+        async with self.engines.write.begin() as conn:
+            await conn.execute(t.login_failures.delete().where(t.login_failures.c.id.in_(ids)))
 
     async def login_failures_since(self, key: str, since: datetime) -> list[datetime]:
         c = t.login_failures.c

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import uvicorn
 
@@ -15,6 +16,22 @@ def app_from_environment() -> ServedApp:
     return served_app(Settings.load())
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn runs a node (tests start their servers with the same)."""
+    trusted = settings.forwarded_allow_ips.strip()
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,  # per-request log lines cost a third of the throughput; nginx logs
+        # Live streams never finish on their own; give them a moment, then close them.
+        "timeout_graceful_shutdown": 3,
+        # Forwarded headers are believed only from the proxies named: a node that readers reach
+        # directly must not let anyone claim another address (sign-in throttling) or scheme.
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+    }
+
+
 def serve(settings: Settings) -> None:
     """Serve readers and the API until stopped (blocks)."""
     # Workers are separate processes: hand them the settings through the environment.
@@ -23,12 +40,7 @@ def serve(settings: Settings) -> None:
     uvicorn.run(
         "dateline.web.server.run:app_from_environment",
         factory=True,
-        host=settings.host,
-        port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
         log_level="info",
-        access_log=False,  # per-request log lines cost a third of the throughput; nginx logs
-        # Live streams never finish on their own; give them a moment, then close them.
-        timeout_graceful_shutdown=3,
-        proxy_headers=True,
+        **uvicorn_options(settings),
     )
