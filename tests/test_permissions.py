@@ -605,3 +605,25 @@ async def test_session_writes_without_their_own_csrf_token_are_refused_and_chang
         for callers in (missing, borrowed):
             problems += await run_table(cast, callers, writes, lambda row, actor: 403, "CSRF")
     assert not problems, report(problems)
+
+
+async def test_who_may_act_is_checked_before_what_they_sent(seeded: Running) -> None:
+    """A refusal says the caller may not do this, whatever else is wrong with the request."""
+    async with cast_of(seeded) as cast:
+        contributor = await cast.bearer(CONTRIBUTOR_IN)
+        outsider = await cast.bearer(EDITOR_OUT)
+        draft = (await _post(contributor, status="draft"))["post"]
+        asks = [
+            (contributor, "POST", POSTS, {"headline": "x", "status": "scheduled"}),
+            (contributor, "POST", POSTS, {"status": "published", "headline": 7}),
+            (contributor, "POST", POSTS, {"pinned": True, "tags": "not a list"}),
+            (contributor, "PATCH", f"{POSTS}/{draft}", {"status": "scheduled"}),
+            (contributor, "PATCH", f"{POSTS}/{draft}", {"key_event": "yes"}),
+            (contributor, "PATCH", BLOG, {"title": ""}),
+            (outsider, "POST", POSTS, {"headline": 7}),
+            (outsider, "PATCH", f"{POSTS}/{draft}", {"status": "nonsense"}),
+            (outsider, "PATCH", BLOG, {"timezone": "Mars/Olympus"}),
+        ]
+        for client, method, path, body in asks:
+            r = await client.request(method, path, json=body)
+            assert r.status_code == 403, (method, path, body, r.text)

@@ -69,6 +69,25 @@ def _has_words(post: Post) -> bool:
     return bool(post.headline or post.body.strip() or post.media)
 
 
+def _asked_for(data: Mapping[str, Any] | PostCreate | PostPatch, *, changing: bool) -> list[Action]:
+    """The actions beyond writing that a request asks for, read from what was sent as it is
+    (so that a caller who may not take them is told so before anything else). A change that
+    names a flag at all asks to set it; a new post asks only by setting it."""
+    if isinstance(data, PostCreate | PostPatch):
+        raw: Mapping[str, Any] = data.model_dump(exclude_unset=True)
+    else:
+        raw = data
+    asked = []
+    if raw.get("status") in ("published", "scheduled") or raw.get("publish_at") is not None:
+        asked.append(Action.PUBLISH)
+    flags = [raw[name] for name in ("pinned", "key_event") if name in raw]
+    if any(value not in (None, False) or changing for value in flags):
+        asked.append(Action.FLAG)
+    if "review_note" in raw:
+        asked.append(Action.REVIEW)
+    return asked
+
+
 def _still_covering(blog: Blog) -> None:
     """Nothing more goes out once coverage has ended (readers' streams have closed)."""
     if blog.status is BlogStatus.ENDED:
@@ -138,11 +157,10 @@ class PostCases(Cases):
     async def write_post(self, user: User, slug: str, data: Mapping[str, Any] | PostCreate) -> Post:
         blog = await self.store.get_blog(slug)
         member = await self._ensure(user, Action.WRITE, blog)
+        # Who may do what is checked on what was asked for, before the rest is validated.
+        for action in _asked_for(data, changing=False):
+            permissions.check(user, action, blog=blog, member=member)
         sent = parse(PostCreate, data)
-        if sent.status in ("published", "scheduled"):
-            permissions.check(user, Action.PUBLISH, blog=blog, member=member)
-        if sent.pinned or sent.key_event:
-            permissions.check(user, Action.FLAG, blog=blog, member=member)
         if sent.status is not None:
             status = PostStatus(sent.status)
         elif permissions.may(user, Action.PUBLISH, blog=blog, member=member):
@@ -184,15 +202,11 @@ class PostCases(Cases):
     ) -> Post:
         blog = await self.store.get_blog(slug)
         member = await self._ensure(user, Action.OPEN_BLOG, blog)
+        for action in _asked_for(data, changing=True):
+            permissions.check(user, action, blog=blog, member=member)
         sent = parse(PostPatch, data)
         fields = sent.model_fields_set
         wanted = PostStatus(sent.status) if sent.status else None
-        if wanted in _GOING_OUT:
-            permissions.check(user, Action.PUBLISH, blog=blog, member=member)
-        if {"pinned", "key_event"} & fields:
-            permissions.check(user, Action.FLAG, blog=blog, member=member)
-        if "review_note" in fields:
-            permissions.check(user, Action.REVIEW, blog=blog, member=member)
         # What the post's text becomes, read before the transaction (uploads and revisions never
         # change once written).
         new: dict[str, Any] = {}
