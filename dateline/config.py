@@ -49,6 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_size", "Posts per page on the reader page and the API."),
     Setting("heartbeat_seconds", "Seconds between heartbeat comments on live streams."),
     Setting("reader_queue_size", "Events buffered per live reader before it is cut off."),
+    Setting(
+        "max_live_readers",
+        "Live readers one node holds; beyond, new streams get 503 with Retry-After (their "
+        "script retries), keeping connections for the newsroom and the API.",
+    ),
     Setting("max_request_bytes", "Largest JSON request body accepted (413 beyond)."),
     Setting("sse_retry_ms", "Reconnect delay suggested to live readers (SSE retry:)."),
     Setting("max_upload_bytes", "Largest image upload accepted (413 beyond)."),
@@ -85,6 +90,7 @@ class Settings:
     page_size: int = 20
     heartbeat_seconds: float = 15.0
     reader_queue_size: int = 64
+    max_live_readers: int = 20_000
     max_request_bytes: int = 1_048_576
     sse_retry_ms: int = 3000
     max_upload_bytes: int = 10_485_760

@@ -19,6 +19,10 @@ class DatelineError(Exception):
         # More for the error JSON, such as the current version of what a stale edit changed.
         self.extra = extra or {}
 
+    def with_extra(self, **extra: Any) -> DatelineError:
+        self.extra.update(extra)
+        return self
+
     def to_json(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field:

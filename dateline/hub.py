@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import enum
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dateline.errors import Unavailable
 from dateline.model import Event, EventType
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,14 @@ class _BlogState:
     readers: set[Subscription] = field(default_factory=set)
     cursor: int | None = None  # the newest seq this node has fanned out
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The frames fanned out most recently, in seq order and without gaps, ending at `cursor`:
+    # a reader who resumes from one of them gets its backlog from here, not from the store.
+    recent: deque[Frame] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))
+
+
+# Frames kept per blog for readers who resume from a recent seq (a page a few posts old, a
+# reconnect after a dropped connection or a node's restart).
+RECENT_FRAMES = 256
 
 
 class Hub:
@@ -102,6 +112,9 @@ class Hub:
         self._timer: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._bus_healthy = bus_healthy
+        # Backlog reads under way, by (blog, after, limit): readers who ask for the same at the
+        # same moment (thousands, when a story breaks or a node restarts) share one query.
+        self._reads: dict[tuple[int, int, int], asyncio.Future[list[Frame]]] = {}
         self._poll_seconds = poll_seconds
         self._safety_ticks = max(1, round(safety_poll_seconds / poll_seconds))
 
@@ -165,8 +178,38 @@ class Hub:
                 if not events:
                     break
                 for event in events:
-                    self._offer(state, await self._encode(event))
+                    frame = await self._encode(event)
+                    self._offer(state, frame)
+                    state.recent.append(frame)
                     state.cursor = event.seq
+
+    async def backlog(self, blog_id: int, after: int, *, limit: int = 500) -> list[Frame]:
+        """The frames after seq `after` (at most `limit`; fewer means there is no more yet).
+
+        From this node's memory when it holds every one of them; else from the event log,
+        one query for all the readers who ask for the same at the same moment. A reader
+        subscribes first and then asks: what is fanned out meanwhile reaches its queue, and the
+        seqs tell the copies apart."""
+        state = self._blogs.get(blog_id)
+        if state is not None and state.recent and state.recent[0].seq <= after + 1:
+            return [f for f in state.recent if f.seq > after][:limit]
+        key = (blog_id, after, limit)
+        pending = self._reads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read(blog_id, after, limit))
+            self._reads[key] = pending
+            pending.add_done_callback(lambda done: self._read_done(key, done))
+        # One reader going away must not cancel the read the others wait for.
+        return await asyncio.shield(pending)
+
+    def _read_done(self, key: tuple[int, int, int], done: asyncio.Future[list[Frame]]) -> None:
+        self._reads.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # seen here, even if every reader that wanted it has gone
+
+    async def _read(self, blog_id: int, after: int, limit: int) -> list[Frame]:
+        events = await self._store.events_after(blog_id, after, limit=limit)
+        return [await self._encode(event) for event in events]
 
     def drop(self, sub: Subscription) -> None:
         """End one reader's stream now (its client went away)."""
@@ -222,7 +265,9 @@ class Hub:
             if not (healthy and was_healthy) or tick % self._safety_ticks == 0:
                 try:
                     await self.poll_once()
-                except Exception:  # the store may be briefly unreachable too; try next tick
+                except Unavailable:
+                    pass  # the store is away (and says so in its log); try next tick
+                except Exception:
                     log.exception("polling the event log failed")
             was_healthy = healthy
 

@@ -97,6 +97,8 @@ class Running:
     # does not matter. Tests marked `network` (live streams, sockets, nginx, browsers) get a
     # real uvicorn on a free port.
     transport: httpx.ASGITransport | None = None
+    # The real server, where there is one (a test may replace it, as a restart).
+    server: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
 
     @property
     def services(self) -> Services:
@@ -209,8 +211,10 @@ async def running(
         return
     server, task, app = await start_server(settings, server_http)
     admin, token = await _admin(app)
-    yield Running(app, base_url, admin, token)
-    await stop_server(server, task)
+    running = Running(app, base_url, admin, token, server=(server, task))
+    yield running
+    assert running.server is not None
+    await stop_server(*running.server)
 
 
 @pytest.fixture

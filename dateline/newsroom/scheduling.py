@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 
+from dateline.errors import Unavailable
 from dateline.newsroom import Newsroom
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ class Scheduler:
         while True:
             try:
                 await self.newsroom.publish_due()
+            except Unavailable:
+                pass  # the store is away (and says so in its log); the next round retries
             except Exception:
                 # A database blip must not stop scheduling for good; the next round retries.
                 log.exception("publishing scheduled posts failed; retrying")

@@ -16,6 +16,8 @@ The store persists what it is handed; it knows nothing of readers' JSON, URLs or
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from dateline.store.engines import Engines, create_engines
 from dateline.store.events import Shape
 from dateline.store.media import MediaRows
@@ -35,6 +37,11 @@ class Store(PostRows, PeopleRows, MediaRows):
 
     async def close(self) -> None:
         await self.engines.dispose()
+
+    async def ping(self) -> None:
+        """Raises `Unavailable` unless the database answers."""
+        async with self.engines.reading() as conn:
+            await conn.execute(sa.text("SELECT 1"))
 
 
 async def open_store(url: str, *, upgrade: bool = True) -> Store:

@@ -20,7 +20,7 @@ class BlogRows(EventLog):
         now = utcnow()
         blog.created_at = blog.created_at or now
         blog.updated_at = blog.updated_at or now
-        async with self.engines.write.begin() as conn:
+        async with self.engines.writing() as conn:
             blog.id = await self._insert_blog(conn, blog)
             if creator is not None and creator.id is not None:
                 await conn.execute(
@@ -46,7 +46,7 @@ class BlogRows(EventLog):
     ) -> tuple[Blog, Event | None]:
         """Apply `change` to the blog as it is inside the transaction (its row locked), save it,
         and log the event `change` names. If `change` raises, nothing is written."""
-        async with self.engines.write.begin() as conn:
+        async with self.engines.writing() as conn:
             blog = await self._blog_row(conn, t.blogs.c.slug == slug, lock=True)
             if blog is None:
                 raise NotFound(f"there is no blog {slug!r}")
@@ -62,21 +62,21 @@ class BlogRows(EventLog):
         return blog, event
 
     async def get_blog(self, slug: str) -> Blog:
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             blog = await self._blog_row(conn, t.blogs.c.slug == slug)
         if blog is None:
             raise NotFound(f"there is no blog {slug!r}")
         return blog
 
     async def get_blog_by_id(self, blog_id: int) -> Blog:
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             blog = await self._blog_row(conn, t.blogs.c.id == blog_id)
         if blog is None:
             raise NotFound(f"there is no blog #{blog_id}")
         return blog
 
     async def list_blogs(self) -> list[Blog]:
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             rows = await conn.execute(t.blogs.select().order_by(t.blogs.c.updated_at.desc()))
             return [BLOGS.read(r._mapping) for r in rows]
 

@@ -76,12 +76,12 @@ class EventLog(Rows):
         )
         if until is not None:
             query = query.where(t.events.c.seq <= until)
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             rows = await conn.execute(query)
             return [EVENTS.read(r._mapping) for r in rows]
 
     async def last_seq(self, blog_id: int) -> int:
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             value = await conn.scalar(sa.select(t.blogs.c.last_seq).where(t.blogs.c.id == blog_id))
         if value is None:
             raise NotFound(f"there is no blog #{blog_id}")

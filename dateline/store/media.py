@@ -14,7 +14,7 @@ from dateline.store.rows import Rows, utcnow
 class MediaRows(Rows):
     async def add_media(self, values: dict[str, Any]) -> None:
         """Record an upload; the same file uploaded twice keeps its first row (and key)."""
-        async with self.engines.write.begin() as conn:
+        async with self.engines.writing() as conn:
             exists = await conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(t.media)
@@ -28,6 +28,6 @@ class MediaRows(Rows):
                     pass  # the same file, uploaded at the same moment by someone else
 
     async def get_media(self, key: str) -> dict[str, Any] | None:
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             row = (await conn.execute(t.media.select().where(t.media.c.key == key))).first()
         return dict(row._mapping) if row is not None else None

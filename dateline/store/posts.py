@@ -67,7 +67,7 @@ class PostRows(BlogRows):
     ) -> tuple[Post, Event | None]:
         """Write a new post (and its event). `check` sees the blog as it is inside the
         transaction, its row locked, and may refuse: then nothing is written."""
-        async with self.engines.write.begin() as conn:
+        async with self.engines.writing() as conn:
             if check is not None:
                 locked = await self._blog_row(conn, t.blogs.c.id == blog.id, lock=True)
                 if locked is None:
@@ -116,7 +116,7 @@ class PostRows(BlogRows):
         """Apply `change` to the post and its blog as they are inside the transaction (both rows
         locked) and save the result. `change` may raise (nothing is written) or answer None
         (nothing to do)."""
-        async with self.engines.write.begin() as conn:
+        async with self.engines.writing() as conn:
             row = (
                 await conn.execute(
                     sa.select(t.posts)
@@ -169,7 +169,7 @@ class PostRows(BlogRows):
         )
 
     async def get_post(self, blog: Blog, post_id: str) -> Post:
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             row = (
                 await conn.execute(
                     t.posts.select().where(
@@ -215,7 +215,7 @@ class PostRows(BlogRows):
             query = query.order_by(order_key.desc(), c.public_id.desc())
         else:
             query = query.order_by(order_key.asc(), c.public_id.asc())
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             rows = (await conn.execute(query.limit(limit + 1))).all()
         found = [POSTS.read(r._mapping, blog_slug=blog.slug) for r in rows[:limit]]
         following = None
@@ -239,7 +239,7 @@ class PostRows(BlogRows):
             .order_by(c.published_at.desc(), c.public_id.desc())
             .limit(limit)
         )
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             rows = (await conn.execute(query)).all()
         return [POSTS.read(r._mapping, blog_slug=blog.slug) for r in rows]
 
@@ -251,7 +251,7 @@ class PostRows(BlogRows):
             .where(t.posts.c.public_id == post_id, t.posts.c.blog_id == blog.id)
             .order_by(t.revisions.c.number)
         )
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             rows = await conn.execute(query)
             return [
                 REVISIONS.read(r._mapping, post_id=post_id, user_name=r.user_name) for r in rows
@@ -272,7 +272,7 @@ class PostRows(BlogRows):
             .order_by(c.publish_at, c.public_id)
             .limit(limit)
         )
-        async with self.engines.read.connect() as conn:
+        async with self.engines.reading() as conn:
             return [(int(r.blog_id), str(r.public_id)) for r in await conn.execute(query)]
 
     async def import_blog(
@@ -283,7 +283,7 @@ class PostRows(BlogRows):
         header_updated = blog.updated_at or blog.created_at
         blog.updated_at = blog.created_at
         emitted: list[Event] = []
-        async with self.engines.write.begin() as conn:
+        async with self.engines.writing() as conn:
             blog.id = await self._insert_blog(conn, blog)
             if user_id is not None:
                 await conn.execute(t.memberships.insert().values(user_id=user_id, blog_id=blog.id))

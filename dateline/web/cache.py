@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
+from dateline.errors import Unavailable
 from dateline.model import Blog
 from dateline.store import Store
 
@@ -113,7 +114,11 @@ class BlogHeaders:
     has heard of a newer seq. Every request for a page needs the blog's last seq (the cache
     key); this spares the store that query on all but about one request per blog per second.
     A page may thus lag an event by at most `max_age` — less than the Cache-Control that
-    shared caches are allowed anyway, and the page's live stream replays whatever it lacks."""
+    shared caches are allowed anyway, and the page's live stream replays whatever it lacks.
+
+    While the store is unavailable the last row fetched is used however old it is, so pages,
+    feeds and deltas already rendered for it are still served (stale but correct: each
+    carries its seq, and readers' streams resume from there when the store is back)."""
 
     def __init__(self, store: Store, heard: dict[int, int], max_age: float = 1.0) -> None:
         self._store = store
@@ -129,7 +134,12 @@ class BlogHeaders:
             assert blog.id is not None
             if now - fetched < self._max_age and self._heard.get(blog.id, 0) <= blog.last_seq:
                 return blog
-        blog = await self._store.get_blog(slug)
+        try:
+            blog = await self._store.get_blog(slug)
+        except Unavailable:
+            if hit is None:
+                raise
+            return hit[1]
         self._rows[slug] = (now, blog)
         if len(self._rows) > 10_000:
             self._rows.clear()

@@ -6,7 +6,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline.errors import BadRequest, NotFound
+from dateline.errors import BadRequest, NotFound, Unavailable
 from dateline.newsroom.shapes import (
     blog_json,
     decode_cursor,
@@ -78,16 +78,23 @@ async def get_post(request: Request) -> Response:
     state = services(request)
     slug, post_id = request.path_params["slug"], request.path_params["post_id"]
     blog = await state.blogs.get(slug)
-    post = await state.store.get_post(blog, post_id)
-    if not post.visible:
+
+    async def body() -> bytes:
+        post = await state.store.get_post(blog, post_id)
+        if not post.visible:
+            raise _Unpublished
+        return orjson.dumps(post_json(post))
+
+    try:
+        return await cached(request, blog, ("api-post", post_id), body, JSON)
+    except _Unpublished:
         # Unpublished posts are the newsroom's business: the newsroom says who may see them.
         post = await state.newsroom.read_post(await optional_user(request), slug, post_id)
         return JSONResponse(post_json(post), headers={"Cache-Control": "private, no-store"})
 
-    async def body() -> bytes:
-        return orjson.dumps(post_json(post))
 
-    return await cached(request, blog, ("api-post", post.id), body, JSON)
+class _Unpublished(Exception):
+    """The post exists but is not published: not an answer for the shared cache."""
 
 
 async def create_blog(request: Request) -> Response:
@@ -142,9 +149,23 @@ async def list_revisions(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    store = services(request).store
-    await store.list_blogs()
-    return JSONResponse({"status": "ok", "database": store.dialect})
+    """200 while this node can serve and write; 503 (with Retry-After) while its database is
+    away. A bus that is down is reported but not fatal: hubs poll the event log meanwhile."""
+    found = services(request)
+    checks = {
+        "database": "ok",
+        "bus": "ok" if found.bus.healthy else "unreachable (live events come by polling)",
+    }
+    try:
+        await found.store.ping()
+    except Unavailable as exc:
+        checks["database"] = "unavailable"
+        raise Unavailable(
+            f"this node cannot reach its database; {exc.message}", retry_after=exc.retry_after
+        ).with_extra(checks=checks) from None
+    headers = {"Cache-Control": "no-store"}
+    body = {"status": "ok", "database": found.store.dialect, "checks": checks}
+    return JSONResponse(body, headers=headers)
 
 
 async def not_found(request: Request) -> Response:

@@ -23,17 +23,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 from typing import Protocol
 
+import orjson
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from dateline.errors import BadRequest
+from dateline.errors import BadRequest, Unavailable
 from dateline.hub import CLOSED, HEARTBEAT, Frame, Hub, Item, Subscription
 from dateline.model import BlogStatus
-from dateline.store import Store
-from dateline.web.live.encoder import EventEncoder
 from dateline.web.services import Services, services
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,23 @@ def resume_point(request: Request) -> int:
 
 
 async def live(request: Request) -> LiveResponse:
-    blog = await services(request).store.get_blog(request.path_params["slug"])
+    found = services(request)
+    blog = await found.blogs.get(request.path_params["slug"])
     after = resume_point(request)
+    if found.hub.reader_count >= found.settings.max_live_readers:
+        # Room is kept for the newsroom and the API; the reader's script retries with back-off.
+        raise Unavailable(
+            "this node holds as many live readers as it may; reconnect in a few seconds",
+            retry_after=retry_after(),
+        )
     assert blog.id is not None
     return LiveResponse(blog.id, after, ended=blog.status is BlogStatus.ENDED)
+
+
+def retry_after() -> int:
+    """Seconds a refused reader should wait: spread out, so that readers refused together do
+    not all come back at the same moment."""
+    return random.randint(2, 8)
 
 
 _HEADERS = [
@@ -97,7 +110,9 @@ _HEADERS = [
 class LiveResponse:
     """One reader's stream, as an ASGI response.
 
-    The reader's task writes the start of the stream (the backlog from the store), then lets
+    The reader's task writes the start of the stream (the backlog: from the hub's memory of
+    recent frames, else from the store, one query for all the readers who resume from the same
+    seq at once; if the store cannot answer, a 503 with Retry-After instead), then lets
     the hub write each new frame straight to the connection while the reader is caught up and
     its connection takes the bytes at once: no task wakes per reader per event. When a write
     has to wait (a slow connection), when there is a hole in the seqs or when coverage ends,
@@ -121,11 +136,16 @@ class LiveResponse:
 
         watcher = asyncio.create_task(watch())
         try:
+            try:
+                first = await hub.backlog(self.blog_id, self.after, limit=_BACKLOG_PAGE)
+            except Unavailable as exc:
+                await _refuse(send, exc)
+                return
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-            stream = _Stream(send, sub, found.store, found.encoder, self.blog_id, self.after)
+            stream = _Stream(send, sub, hub, self.blog_id, self.after)
             find: FindWriter | None = scope.get(DIRECT_WRITES)
             stream.direct = find(send) if find is not None else None
-            await stream.run(found.settings.sse_retry_ms, self.ended)
+            await stream.run(found.settings.sse_retry_ms, self.ended, first)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             sub.deliver = None
@@ -135,17 +155,21 @@ class LiveResponse:
                 await watcher
 
 
+async def _refuse(send: Send, exc: Unavailable) -> None:
+    body = orjson.dumps(exc.to_json())
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"no-store"),
+        (b"retry-after", str(max(exc.retry_after, retry_after())).encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class _Stream:
-    def __init__(
-        self,
-        send: Send,
-        sub: Subscription,
-        store: Store,
-        encoder: EventEncoder,
-        blog_id: int,
-        after: int,
-    ) -> None:
-        self.send, self.sub, self.store, self.encoder = send, sub, store, encoder
+    def __init__(self, send: Send, sub: Subscription, hub: Hub, blog_id: int, after: int) -> None:
+        self.send, self.sub, self.hub = send, sub, hub
         self.blog_id = blog_id
         self.last = after  # the newest seq written to this reader
         self.direct: DirectWriter | None = None  # the connection itself, where the server allows
@@ -180,15 +204,16 @@ class _Stream:
             self.sub.deliver = None  # backed up now: queue until it drains
         return True
 
-    async def run(self, retry_ms: int, ended: bool) -> None:
+    async def run(self, retry_ms: int, ended: bool, backlog: list[Frame]) -> None:
+        """Write the stream: `backlog` is the first page of frames after the resume point."""
         await self.write(b"retry: %d\n\n: connected\n\n" % retry_ms)
         while True:
-            backlog = await self.store.events_after(self.blog_id, self.last, limit=_BACKLOG_PAGE)
-            for event in backlog:
-                await self.write((await self.encoder.frame(event)).data)
-                self.last = event.seq
+            for frame in backlog:
+                await self.write(frame.data)
+                self.last = frame.seq
             if len(backlog) < _BACKLOG_PAGE:
                 break
+            backlog = await self.hub.backlog(self.blog_id, self.last, limit=_BACKLOG_PAGE)
         if ended:
             await self.write(END_FRAME)
             return
@@ -210,11 +235,14 @@ class _Stream:
             frame = item
             if frame.seq <= self.last:
                 continue
-            if frame.seq > self.last + 1:  # a hole (this node's hub started after our backlog)
-                until = frame.seq - 1
-                for event in await self.store.events_after(self.blog_id, self.last, until=until):
-                    await self.write((await self.encoder.frame(event)).data)
-                    self.last = event.seq
+            while frame.seq > self.last + 1:  # a hole (the hub started after our backlog)
+                missing = await self.hub.backlog(self.blog_id, self.last, limit=_BACKLOG_PAGE)
+                missing = [f for f in missing if f.seq < frame.seq]
+                if not missing:
+                    break
+                for earlier in missing:
+                    await self.write(earlier.data)
+                    self.last = earlier.seq
             await self.write(frame.data)
             self.last = frame.seq
             if frame.ends_coverage:

@@ -96,15 +96,16 @@ async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None
 
 async def post_page(request: Request) -> Response:
     state = services(request)
-    blog = await state.store.get_blog(request.path_params["slug"])
-    post = await state.store.get_post(blog, request.path_params["post_id"])
-    if post.status is not PostStatus.PUBLISHED:
-        raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
+    blog = await state.blogs.get(request.path_params["slug"])
+    post_id = request.path_params["post_id"]
 
     async def page() -> bytes:
+        post = await state.store.get_post(blog, post_id)
+        if post.status is not PostStatus.PUBLISHED:
+            raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
         return _post_page(request, blog, post)
 
-    return await _cached(request, blog, ("post", post.id), page)
+    return await _cached(request, blog, ("post", post_id), page)
 
 
 def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
