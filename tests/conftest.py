@@ -117,7 +117,8 @@ class Running:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if self.transport is not None:
             kwargs.setdefault("transport", self.transport)
-        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10, **kwargs)
+        kwargs.setdefault("timeout", 10)
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, **kwargs)
 
     async def make_user(self, role: str, *, blogs: tuple[str, ...] = ()) -> str:
         user = await self.newsroom.create_user(

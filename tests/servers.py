@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -128,6 +129,7 @@ class PostgresServer:
     _root: Path | None = field(default=None, repr=False)
     _log_copy: Path | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _options: str = field(default="", repr=False)
 
     @property
     def owned(self) -> bool:
@@ -156,6 +158,43 @@ class PostgresServer:
         else:
             _execute_with_asyncpg(self.url, sql)
         return self.database_url(name)
+
+    # -- outages, for the tests that need them (only on a server this process started) ---------
+
+    def _pg_ctl(self, *args: str, timeout: float = START_TIMEOUT + 30) -> None:
+        assert self._root is not None and self._bin_dir is not None, "not a server of ours"
+        argv = [str(self._bin_dir / "pg_ctl"), *args, "-D", str(self.datadir)]
+        proc = _run(_as_server_user(argv), cwd=self._root, timeout=timeout)
+        if proc.returncode != 0:
+            raise ServerError(f"pg_ctl {' '.join(args)} failed:\n{_output(proc)}")
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: connections are closed), keeping its files."""
+        self._pg_ctl("stop", "-m", "fast", "-w")
+
+    def start_again(self) -> None:
+        """Start a halted server again, on the same port."""
+        assert self._root is not None
+        log = str(self._root / "postgres.log")
+        self._pg_ctl("start", "-w", "-t", f"{START_TIMEOUT:.0f}", "-l", log, "-o", self._options)
+
+    def _processes(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, …)."""
+        head = (self.datadir / "postmaster.pid").read_text().split("\n", 1)[0]
+        postmaster = int(head)
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the server: it accepts nothing and answers nothing."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop the server and delete its files (a no-op for a server this process didn't start)."""
@@ -291,6 +330,7 @@ def start_postgres(tmp_root: Path) -> PostgresServer:
         _bin_dir=bin_dir,
         _root=root,
         _log_copy=tmp_root / "postgres.log" if tmp_root.is_dir() else None,
+        _options=options,
     )
     atexit.register(server.stop)  # in case the session ends without calling stop()
     return server

@@ -24,7 +24,7 @@ log = logging.getLogger("dateline.store")
 # for a connection from the pool, for a new connection, for one statement.
 POOL_WAIT_SECONDS = 5.0
 CONNECT_SECONDS = 3.0
-STATEMENT_SECONDS = 10.0
+STATEMENT_SECONDS = 5.0
 RETRY_AFTER_SECONDS = 2
 
 

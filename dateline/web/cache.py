@@ -8,6 +8,7 @@ the page carries the seq it was rendered at and its live stream resumes from the
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import time
@@ -20,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from dateline.errors import Unavailable
 from dateline.model import Blog
 from dateline.store import Store
 
+# How long a read waits for a fresh blog header before it answers from the one it has.
+_PATIENCE = 0.25
 # Shared caches may keep an answer this long, and serve it stale while fetching a fresh one.
 CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 _MIN_COMPRESS = 512
@@ -125,6 +127,7 @@ class BlogHeaders:
         self._heard = heard
         self._max_age = max_age
         self._rows: dict[str, tuple[float, Blog]] = {}
+        self._refreshing: dict[str, asyncio.Task[Blog]] = {}
 
     async def get(self, slug: str) -> Blog:
         now = time.monotonic()
@@ -134,16 +137,32 @@ class BlogHeaders:
             assert blog.id is not None
             if now - fetched < self._max_age and self._heard.get(blog.id, 0) <= blog.last_seq:
                 return blog
-        try:
-            blog = await self._store.get_blog(slug)
-        except Unavailable:
-            if hit is None:
-                raise
-            return hit[1]
-        self._rows[slug] = (now, blog)
+        refresh = self._refreshing.get(slug)
+        if refresh is None:
+            refresh = asyncio.create_task(self._fetch(slug))
+            self._refreshing[slug] = refresh
+            refresh.add_done_callback(lambda done: self._fetched(slug, done))
+        if hit is None:
+            return await asyncio.shield(refresh)
+        # A row is at hand: wait a moment for the fresh one, and if the store is slow or away,
+        # answer with what we have (the refresh goes on, for the requests that follow).
+        done, _ = await asyncio.wait({refresh}, timeout=_PATIENCE)
+        if refresh in done and refresh.exception() is None:
+            return refresh.result()
+        return hit[1]
+
+    async def _fetch(self, slug: str) -> Blog:
+        fetched = time.monotonic()
+        blog = await self._store.get_blog(slug)
+        self._rows[slug] = (fetched, blog)
         if len(self._rows) > 10_000:
             self._rows.clear()
         return blog
+
+    def _fetched(self, slug: str, done: asyncio.Task[Blog]) -> None:
+        self._refreshing.pop(slug, None)
+        if not done.cancelled():
+            done.exception()  # seen: a refresh nobody waited for may fail while the store is away
 
 
 def request_key(scope: Scope, headers: dict[bytes, bytes] | None = None) -> tuple[str, ...]:
