@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,56 +12,27 @@ import pytest
 
 from tests import sse
 from tests.conftest import Running
-from tests.servers import free_port
+from tests.nodes import Nginx
 
 pytestmark = pytest.mark.network  # live streams and sockets need a real server
 
-CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SLUG = "xi-putin-moscow"
 
 
 @pytest.fixture
 async def nginx(seeded: Running, tmp_path: Path) -> AsyncIterator[str]:
-    port = free_port()
     upstream = seeded.base_url.removeprefix("http://")
-    site = CONF.read_text()
-    site = site.replace(
-        "    server 127.0.0.1:8001;\n    server 127.0.0.1:8002;\n", f"    server {upstream};\n"
-    )
-    site = site.replace("/var/cache/nginx/dateline", str(tmp_path / "cache"))
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    site = site.replace("/var/lib/dateline/media/", seeded.services.settings.media_dir + "/")
-    assert str(port) in site and upstream in site
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"""user root;
-worker_processes 1;
-daemon off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path}/body;
-    proxy_temp_path {tmp_path}/proxy;
-    include {tmp_path}/site.conf;
-}}
-"""
-    )
-    proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")])
-    base = f"http://127.0.0.1:{port}"
+    proxy = Nginx([upstream], seeded.services.settings.media_dir, tmp_path)
     # The Dateline under test runs in this event loop: wait without blocking it.
     async with httpx.AsyncClient() as c:
         for _ in range(100):
             try:
-                await c.get(f"{base}/healthz", timeout=2)
+                await c.get(f"{proxy.base}/healthz", timeout=2)
                 break
             except httpx.TransportError:
                 await asyncio.sleep(0.05)
-    yield base
-    proc.terminate()
-    proc.wait(10)
+    yield proxy.base
+    proxy.stop()
 
 
 async def test_nginx_caches_pages_and_revalidates_them(seeded: Running, nginx: str) -> None:

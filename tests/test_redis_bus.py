@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 
 from tests import sse
 from tests.conftest import SEED
+from tests.nodes import Node, cli
 from tests.servers import PostgresServer, RedisServer, free_port, start_redis
 
 pytestmark = pytest.mark.postgres
@@ -30,49 +28,13 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def _cli(*args: str, db: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATELINE_")}
-    out = subprocess.run(
-        [sys.executable, "-m", "dateline.cli", *args, "--db", db],
-        capture_output=True, text=True, timeout=60, env=env, check=True,
-    )  # fmt: skip
-    return out.stdout
-
-
-class Node:
-    def __init__(self, db: str, bus: str, log: Path, *extra: str) -> None:
-        self.port = free_port()
-        self.log = log.open("wb")
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DATELINE_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--bus", bus,
-             "--port", str(self.port), *extra],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-        for _ in range(300):
-            try:
-                httpx.get(f"{self.base}/healthz", timeout=2)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop()
-        raise AssertionError("node did not start")
-
-    def stop(self) -> None:
-        # The whole process group: with --workers, uvicorn's workers are children.
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self.log.close()
-
-
 @pytest.fixture
 def cluster(
     postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[Node, Node, str]]:
     db = postgres.create_database(f"bus{os.getpid()}_{free_port()}")
-    _cli("import", str(SEED), "--slug", SLUG, db=db)
-    token = _cli(
+    cli("import", str(SEED), "--slug", SLUG, db=db)
+    token = cli(
         "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", SLUG,
         "--token", db=db,
     ).strip().splitlines()[-1]  # fmt: skip
@@ -135,8 +97,8 @@ async def test_several_workers_on_one_port_share_events_through_redis(
     postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     db = postgres.create_database(f"workers{os.getpid()}_{free_port()}")
-    _cli("import", str(SEED), "--slug", SLUG, db=db)
-    token = _cli(
+    cli("import", str(SEED), "--slug", SLUG, db=db)
+    token = cli(
         "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", SLUG,
         "--token", db=db,
     ).strip().splitlines()[-1]  # fmt: skip

@@ -36,6 +36,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         heartbeat_seconds=1.0,
         sse_retry_ms=300,
         secret_key="test-secret",
+        gc_thaw_seconds=0,
     )
 
 

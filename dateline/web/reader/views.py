@@ -58,6 +58,7 @@ def blog_view(blog: Blog) -> dict[str, Any]:
         "status": blog.status.value,
         "url": urls.blog_path(blog.slug),
         "live_url": urls.live_path(blog.slug),
+        "delta_url": urls.api_events_path(blog.slug),
         "timezone": blog.timezone,
         "feed_url": urls.feed_path(blog.slug),
     }

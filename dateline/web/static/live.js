@@ -27,19 +27,7 @@ function start(stream) {
     first?.querySelector("a")?.focus({ preventScroll: true });
   });
 
-  const url = `${stream.dataset.live}?after=${state.seq}`;
-  const source = new EventSource(url);
-  source.addEventListener("open", () => setStatus(status, ""));
-  source.addEventListener("error", () => {
-    if (source.readyState !== EventSource.CLOSED) setStatus(status, "Reconnecting…");
-  });
-  // Coverage has ended: the server says so once and closes; stop listening, keep the page.
-  source.addEventListener("end", () => {
-    source.close();
-    setStatus(status, "");
-  });
-  source.addEventListener("message", (message) => {
-    const event = JSON.parse(message.data);
+  const onEvent = (event) => {
     if (event.seq <= state.seq) return; // already applied (a replay after reconnect)
     state.seq = event.seq;
     stream.dataset.seq = String(event.seq);
@@ -48,10 +36,68 @@ function start(stream) {
       updated.dateTime = event.at;
       updated.textContent = apTime(new Date(event.at), updated, stream.dataset.timezone);
     }
-  });
-
+  };
+  connect(stream, state, status, onEvent);
   refreshTimes();
   setInterval(refreshTimes, MINUTE);
+}
+
+// The stream, kept open for as long as the page is. EventSource reconnects by itself after a
+// dropped connection, but gives up for good when a reconnect is answered with anything but 200
+// (a proxy's 502 while the only node restarts, a 503 while the database is away). Then the page
+// reopens it itself, after a back-off with jitter (1 s doubling to 30 s, times 0.5-1.5; the
+// server's Retry-After when it gave one), first catching up through the delta, always from the
+// last seq it applied, so nothing is missed and nothing shown twice.
+const MAX_BACKOFF = 30_000;
+
+function connect(stream, state, status, onEvent) {
+  let attempt = 0;
+  let ended = false;
+  const delta = stream.dataset.delta;
+
+  const open = () => {
+    const source = new EventSource(`${stream.dataset.live}?after=${state.seq}`);
+    source.addEventListener("open", () => {
+      attempt = 0;
+      setStatus(status, "");
+    });
+    source.addEventListener("error", () => {
+      setStatus(status, "Reconnecting…");
+      if (source.readyState === EventSource.CLOSED && !ended) later(source);
+    });
+    // Coverage has ended: the server says so once and closes; stop listening, keep the page.
+    source.addEventListener("end", () => {
+      ended = true;
+      source.close();
+      setStatus(status, "");
+    });
+    source.addEventListener("message", (message) => onEvent(JSON.parse(message.data)));
+  };
+
+  const later = (source, wait) => {
+    source?.close();
+    const backoff = Math.min(MAX_BACKOFF, 1000 * 2 ** attempt) * (0.5 + Math.random());
+    attempt += 1;
+    setTimeout(retry, wait ?? backoff);
+  };
+
+  const retry = async () => {
+    if (!delta) return open();
+    try {
+      const response = await fetch(`${delta}?after=${state.seq}`, { cache: "no-store" });
+      if (!response.ok) {
+        const after = Number(response.headers.get("Retry-After"));
+        return later(null, after > 0 ? after * 1000 * (0.75 + Math.random() / 2) : undefined);
+      }
+      const { events } = await response.json();
+      for (const event of events) onEvent(event);
+    } catch {
+      return later(null); // the network, or a proxy's error page
+    }
+    open();
+  };
+
+  open();
 }
 
 function apply(event, state, ui) {
