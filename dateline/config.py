@@ -71,6 +71,17 @@ SETTINGS: tuple[Setting, ...] = (
         "directly.",
     ),
     Setting(
+        "max_connections",
+        "Connections one node holds in all (never more than its open-file limit allows); "
+        "beyond, a new connection is closed at once.",
+    ),
+    Setting("max_header_bytes", "Largest request line and headers accepted (431 beyond)."),
+    Setting("max_headers", "Most request headers accepted (431 beyond)."),
+    Setting(
+        "header_timeout_seconds",
+        "Seconds a connection has to send its request's headers (408 and closed after).",
+    ),
+    Setting(
         "direct_writes",
         "Write live frames straight to readers' connections from the hub (uvicorn's httptools "
         "protocol, or the ASGI send driven by hand); false sends each through its reader's task.",
@@ -99,6 +110,10 @@ class Settings:
     gc_thaw_seconds: float = 3600.0
     direct_writes: bool = True
     forwarded_allow_ips: str = ""
+    max_connections: int = 25_000
+    max_header_bytes: int = 65_536
+    max_headers: int = 100
+    header_timeout_seconds: float = 10.0
 
     @classmethod
     def load(

@@ -137,7 +137,9 @@ async def start_server(
     """The app as `dateline serve` runs it (web/server/), in this event loop."""
     app = served_app(settings)
     options = {**uvicorn_options(settings), "host": "127.0.0.1"}
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=http, **options)
+    if http != "auto":  # another of uvicorn's protocols, instead of Dateline's guarded one
+        options["http"] = http
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):

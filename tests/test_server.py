@@ -1,7 +1,13 @@
-"""The node as `dateline serve` runs it, at the edge: which forwarded headers it believes."""
+"""The node as `dateline serve` runs it, at the edge: which forwarded headers it believes, and its
+limits at the connection."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+
+import httpx
 import pytest
 
 from tests.conftest import Running
@@ -24,3 +30,125 @@ async def test_forwarded_headers_from_a_configured_proxy_are_believed(seeded: Ru
     async with seeded.client() as c:
         page = await c.get(f"/{SLUG}", headers=PROXIED)
     assert '<link rel="canonical" href="https://127.0.0.1:' in page.text
+
+
+# -- limits at the connection (web/server/limits.py) -------------------------------------------
+
+LIMITS = {
+    "max_header_bytes": 8_192,
+    "max_headers": 50,
+    "header_timeout_seconds": 0.5,
+    "max_connections": 60,
+    "max_live_readers": 20,
+}
+
+
+async def _raw(port: int, data: bytes, *, source: str = "127.0.0.1") -> bytes:
+    """Send `data` on a new connection; what comes back before it closes (5 s at most)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    writer.write(data)
+    try:
+        async with asyncio.timeout(5):
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+def _port(running: Running) -> int:
+    return int(running.base_url.rsplit(":", 1)[1])
+
+
+async def _still_serves(running: Running) -> None:
+    async with running.client() as c:
+        assert (await c.get(f"/{SLUG}")).status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [LIMITS])
+async def test_oversized_headers_are_refused_as_they_arrive(seeded: Running) -> None:
+    port = _port(seeded)
+    over = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n"
+    assert (await _raw(port, over)).startswith(b"HTTP/1.1 431")
+    many = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(60))
+    assert (await _raw(port, many + b"\r\n")).startswith(b"HTTP/1.1 431")
+    # A 100 MB header is cut off after its first reads, and holds nobody up meanwhile.
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    began = time.monotonic()
+    sent = 0
+    with contextlib.suppress(ConnectionError):
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        while sent < 100 * 2**20:
+            writer.write(b"a" * 2**20)
+            await writer.drain()
+            sent += 2**20
+    assert sent < 100 * 2**20 and time.monotonic() - began < 5
+    writer.close()
+    began = time.monotonic()
+    await _still_serves(seeded)
+    assert time.monotonic() - began < 1
+
+
+@pytest.mark.parametrize("settings_overrides", [LIMITS])
+async def test_connections_that_send_no_headers_in_time_are_closed(seeded: Running) -> None:
+    port = _port(seeded)
+    began = time.monotonic()
+    assert (await _raw(port, b"")).startswith(b"HTTP/1.1 408")  # connects, says nothing
+    assert (await _raw(port, b"GET / HTTP/1.1\r\nHo")).startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - began < 3
+    await _still_serves(seeded)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{**LIMITS, "header_timeout_seconds": 30, "max_connections": 2000}]
+)
+async def test_one_address_cannot_hold_every_connection_with_partial_headers(
+    seeded: Running,
+) -> None:
+    from dateline.web.server.limits import SLOW_PER_ADDRESS
+
+    port = _port(seeded)
+    held = []
+    try:
+        for _ in range(SLOW_PER_ADDRESS + 20):
+            _, writer = await asyncio.open_connection(
+                "127.0.0.1", port, local_addr=("127.0.0.5", 0)
+            )
+            writer.write(b"GET / HTTP/1.1\r\n")
+            held.append(writer)
+        await asyncio.sleep(0.3)
+        # Beyond its share the slow address is turned away; other readers are still served.
+        async with httpx.AsyncClient(base_url=seeded.base_url) as c:
+            assert (await c.get(f"/{SLUG}")).status_code == 200
+    finally:
+        for writer in held:
+            writer.close()
+
+
+@pytest.mark.parametrize("settings_overrides", [LIMITS])
+async def test_live_streams_are_refused_first_keeping_room_for_the_newsroom(
+    seeded: Running,
+) -> None:
+    port = _port(seeded)
+    streams = []
+    try:
+        for _ in range(LIMITS["max_live_readers"]):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET /{SLUG}/live HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            streams.append(writer)
+        ask = f"GET /{SLUG}/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        refused = await _raw(port, ask.encode())
+        assert refused.startswith(b"HTTP/1.1 503") and b"retry-after: " in refused.lower()
+        async with seeded.client(seeded.token) as c:  # the newsroom still gets in
+            r = await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "Still here"})
+            assert r.status_code == 201
+        # And past the connection cap, a connection is closed at once.
+        extra = []
+        for _ in range(LIMITS["max_connections"] - LIMITS["max_live_readers"] + 5):
+            extra.append(await asyncio.open_connection("127.0.0.1", port))
+        ask = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert (await _raw(port, ask)) == b""
+        for _, writer in extra:
+            writer.close()
+    finally:
+        for writer in streams:
+            writer.close()

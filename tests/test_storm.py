@@ -31,15 +31,17 @@ ID = re.compile(rb"^id: (\d+)$", re.M)
 class Reader:
     """One raw SSE connection: the seqs it receives, and the status it was answered with."""
 
-    def __init__(self, port: int, last_event_id: int) -> None:
-        self.port, self.last_event_id = port, last_event_id
+    def __init__(self, port: int, last_event_id: int, source: str = "127.0.0.1") -> None:
+        self.port, self.last_event_id, self.source = port, last_event_id, source
         self.status = 0
         self.seqs: list[int] = []
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
 
     async def open(self) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", self.port, local_addr=(self.source, 0)
+        )
         self._writer = writer
         writer.write(
             f"GET /{SLUG}/live HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n"
@@ -91,7 +93,11 @@ async def test_a_reconnect_storm_after_a_restart_loses_nothing(
     server, task, app = await start_server(settings)
     seeded.app, seeded.server = app, (server, task)
     resume = [9, 12, 14]
-    readers = [Reader(settings.port, resume[i % 3]) for i in range(READERS)]
+    # Readers from many addresses, as on the internet (one address may hold only so many
+    # connections that have not sent their headers yet).
+    readers = [
+        Reader(settings.port, resume[i % 3], f"127.0.{i % 4}.{i % 250 + 1}") for i in range(READERS)
+    ]
     try:
         await asyncio.gather(*(r.open() for r in readers))
         assert {r.status for r in readers} == {200}

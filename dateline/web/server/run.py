@@ -9,6 +9,7 @@ import uvicorn
 
 from dateline.config import SETTINGS, Settings
 from dateline.web.server import ServedApp, served_app
+from dateline.web.server.limits import guarded_protocol
 
 
 def app_from_environment() -> ServedApp:
@@ -20,6 +21,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn runs a node (tests start their servers with the same)."""
     trusted = settings.forwarded_allow_ips.strip()
     return {
+        # uvicorn's httptools protocol with Dateline's limits at the connection (limits.py).
+        "http": guarded_protocol(settings),
         "host": settings.host,
         "port": settings.port,
         "access_log": False,  # per-request log lines cost a third of the throughput; nginx logs
