@@ -58,6 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sse_retry_ms", "Reconnect delay suggested to live readers (SSE retry:)."),
     Setting("max_upload_bytes", "Largest image upload accepted (413 beyond)."),
     Setting("max_image_pixels", "Largest image accepted, in pixels (width × height)."),
+    Setting(
+        "max_contributor_image_pixels",
+        "Largest image a contributor may upload, in pixels (no editor has seen it yet).",
+    ),
     Setting("schedule_seconds", "Seconds between checks for scheduled posts that are due."),
     Setting(
         "gc_thaw_seconds",
@@ -106,6 +110,7 @@ class Settings:
     sse_retry_ms: int = 3000
     max_upload_bytes: int = 10_485_760
     max_image_pixels: int = 40_000_000
+    max_contributor_image_pixels: int = 24_000_000
     schedule_seconds: float = 1.0
     gc_thaw_seconds: float = 3600.0
     direct_writes: bool = True

@@ -19,6 +19,10 @@ class DatelineError(Exception):
         # More for the error JSON, such as the current version of what a stale edit changed.
         self.extra = extra or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (image decoding runs in a worker): keep every field.
+        return (_restore, (type(self), self.message, dict(self.__dict__)))
+
     def with_extra(self, **extra: Any) -> DatelineError:
         self.extra.update(extra)
         return self
@@ -101,3 +105,10 @@ class ImportFailed(DatelineError):
     def __init__(self, message: str, *, line: int | None = None) -> None:
         super().__init__(f"line {line}: {message}" if line else message)
         self.line = line
+
+
+def _restore(cls: type[DatelineError], message: str, state: dict[str, Any]) -> DatelineError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error

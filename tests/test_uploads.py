@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -198,3 +201,67 @@ async def test_bad_blog_input_is_refused_and_changes_nothing(
         r = await c.post("/api/v1/blogs", json=body)
         assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
         assert await running.store.list_blogs() == []
+
+
+def _vm_peak_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def _huge_png() -> bytes:
+    # 6,300 × 6,300 one-colour pixels: 40 kB on the wire, ~40 Mpx (under the editors' limit)
+    # and hundreds of MB once decoded.
+    out = io.BytesIO()
+    Image.new("RGB", (6_300, 6_300), (30, 90, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.network
+async def test_a_huge_image_is_decoded_outside_the_node_and_holds_up_no_reader(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import SEED
+    from tests.nodes import Node, cli
+
+    db = str(tmp_path / "node.db")
+    cli("import", str(SEED), "--slug", "xi-putin-moscow", db=db)
+    token = cli(
+        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--token", db=db
+    ).strip().splitlines()[-1]  # fmt: skip
+    node = Node(db, "memory://", tmp_path / "node.log", port=None)
+    try:
+        async with httpx.AsyncClient(base_url=node.base, timeout=60) as c:
+            for _ in range(20):  # the node's memory once it has served pages
+                assert (await c.get("/xi-putin-moscow")).status_code == 200
+            before = _vm_peak_mb(node.proc.pid)
+            upload = asyncio.create_task(
+                c.post(
+                    "/api/v1/media",
+                    headers={"Authorization": f"Bearer {token}"},
+                    files={"file": ("big.png", _huge_png(), "image/png")},
+                    data=FIELDS,
+                )
+            )
+            slowest = 0.0
+            while not upload.done():
+                began = time.monotonic()
+                assert (await c.get("/xi-putin-moscow?sort=oldest")).status_code == 200
+                slowest = max(slowest, time.monotonic() - began)
+                await asyncio.sleep(0.02)
+            r = await upload
+            assert r.status_code == 201, r.text
+            assert r.json()["width"] == 6_300
+            assert slowest < 0.5, slowest  # readers were served while it decoded
+            assert _vm_peak_mb(node.proc.pid) - before < 100  # decoded elsewhere
+    finally:
+        node.stop()
+
+
+async def test_contributors_upload_smaller_images_than_editors(running: Running) -> None:
+    token = await running.make_user("contributor")
+    async with running.client(token) as c:
+        r = await c.post(
+            "/api/v1/media", files={"file": ("big.png", _huge_png(), "image/png")}, data=FIELDS
+        )
+    assert r.status_code == 413, r.text
+    assert "pixels" in r.json()["error"]["message"]

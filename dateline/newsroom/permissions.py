@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 
+from dateline.config import Settings
 from dateline.errors import Forbidden
 from dateline.model import Blog, Post, PostStatus, Role, User
 
@@ -129,6 +130,14 @@ def abilities(user: User | None) -> dict[str, bool]:
         "manage_people": may(user, Action.MANAGE_PEOPLE),
         "upload": may(user, Action.UPLOAD),
     }
+
+
+def pixel_limit(user: User, settings: Settings) -> int:
+    """The most pixels an image `user` uploads may have: less for contributors, whose uploads
+    no editor has seen yet."""
+    if user.role is Role.CONTRIBUTOR:
+        return min(settings.max_contributor_image_pixels, settings.max_image_pixels)
+    return settings.max_image_pixels
 
 
 IsMember = Callable[[int, int], Awaitable[bool]]

@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            newsroom.close()
             await scheduler.close()
             await hub.close()
             await bus.close()
