@@ -153,3 +153,28 @@ async def test_pages_carry_a_strong_etag_and_change_with_each_event(seeded: Runn
     assert "A new version" in fresh.text and "10 Posts" in fresh.text
     cache = seeded.services.render_cache
     assert cache.hits >= 2
+
+
+async def test_every_answer_carries_the_browsers_defences(seeded: Running) -> None:
+    async with seeded.client(seeded.token) as c:
+        post = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=1")).json()["posts"][0]
+        for path, ancestors in (
+            (f"/{SLUG}", "'self'"),
+            (f"/{SLUG}?sort=oldest", "'self'"),
+            (f"/{SLUG}/posts/{post['id']}", "'self'"),
+            ("/", "'self'"),
+            ("/no/such/page", "'self'"),
+            (f"/{SLUG}/embed", "*"),
+            ("/newsroom/login", "'none'"),
+            (f"/api/v1/blogs/{SLUG}", "'none'"),
+            (f"/{SLUG}/feed.atom", "'none'"),
+        ):
+            for _ in range(2):  # the first answer renders, the second comes from the cache
+                r = await c.get(path)
+                policy = r.headers["content-security-policy"]
+                assert f"frame-ancestors {ancestors}" in policy, path
+                assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, path
+                if "script-src" in policy:
+                    assert "script-src 'self';" in policy, path
+                assert r.headers["x-content-type-options"] == "nosniff", path
+                assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", path

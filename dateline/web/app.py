@@ -37,6 +37,7 @@ from dateline.web.live.delta import events_delta
 from dateline.web.live.encoder import EventEncoder
 from dateline.web.live.stream import live
 from dateline.web.reader import pages
+from dateline.web.security import SecurityHeaders
 from dateline.web.services import Services
 
 HERE = Path(__file__).parent
@@ -154,6 +155,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}/embed", pages.embed),
     ]
     middleware = [
+        # Content-Security-Policy and the other defences' headers, on every answer.
+        Middleware(SecurityHeaders),
         # Cached reads and live streams, before routing and the middleware below.
         Middleware(FastPaths),
         # SSE frames are tiny and must not wait in a compressor's buffer.
