@@ -38,6 +38,7 @@ class Node:
         self.db, self.bus, self.extra = db, bus, extra
         self.port = port or free_port()
         self.log = log.open("ab")
+        self.folder = log.parent
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = self._start()
 
@@ -46,6 +47,7 @@ class Node:
             [sys.executable, "-m", "dateline.cli", "serve", "--db", self.db, "--bus", self.bus,
              "--port", str(self.port), *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True,
+            cwd=self.folder,  # its media folder (a relative path by default) goes there
         )  # fmt: skip
         for _ in range(300):
             try:

@@ -110,6 +110,10 @@ async def test_writes_without_a_valid_token_get_401(
         ({"headline": "bad\u0000byte"}, 422, "headline"),
         ({"headline": "x", "published_at": "0001-01-01T00:00:00+14:00"}, 422, "published_at"),
         ({"headline": "x", "published_at": "9999-12-31T23:59:59Z"}, 422, "published_at"),
+        # Numbers are not times (pydantic would read 0 as 1970): found by tests/test_fuzz.py.
+        ({"headline": "x", "published_at": 0}, 422, "published_at"),
+        ({"headline": "x", "pinned": 1}, 422, "pinned"),
+        ({"headline": 5}, 422, "headline"),
         ({}, 409, None),
     ],
 )  # fmt: skip

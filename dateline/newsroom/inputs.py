@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -38,17 +40,29 @@ def _no_control_chars(value: str) -> str:
 
 
 _Plain = AfterValidator(_no_control_chars)
+# The same rule, as the API's schema states it.
+_NO_CONTROL = Field(json_schema_extra={"pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"})
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _Plain
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _Plain, _NO_CONTROL
 ]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), _Plain]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), _Plain]
+Label = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), _Plain, _NO_CONTROL
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=300), _Plain, _NO_CONTROL
+]
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _Plain
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _Plain, _NO_CONTROL
 ]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), _Plain]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), _Plain]
-Markdown = Annotated[str, StringConstraints(max_length=50_000), AfterValidator(_no_control_chars)]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000), _Plain, _NO_CONTROL
+]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), _Plain, _NO_CONTROL
+]
+Markdown = Annotated[
+    str, StringConstraints(max_length=50_000), AfterValidator(_no_control_chars), _NO_CONTROL
+]
 
 
 _EARLIEST = 1900
@@ -68,7 +82,22 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-AwareTime = Annotated[datetime | None, AfterValidator(_aware)]
+def _rfc3339(value: Any) -> Any:
+    """A time is sent as RFC 3339 text; a number (seconds since 1970?) is refused, not guessed."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 time such as 2023-03-20T18:57:00Z, as text")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            "must be an RFC 3339 time such as 2023-03-20T18:57:00Z or 2023-03-20T14:57:00-04:00"
+        ) from None
+
+
+_Time = BeforeValidator(_rfc3339)
+AwareTime = Annotated[datetime | None, _Time, AfterValidator(_aware)]
 
 _HORIZON = timedelta(days=366)
 
@@ -89,12 +118,13 @@ def _future(value: datetime | None) -> datetime | None:
     return value
 
 
-ScheduleTime = Annotated[datetime | None, AfterValidator(_future)]
+ScheduleTime = Annotated[datetime | None, _Time, AfterValidator(_future)]
 Status = Literal["draft", "submitted", "scheduled", "published"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    # Strict types: `"pinned": 1` or `"limit": "5"` is an error, not a guess.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
 
 
 class PersonIn(_Strict):
@@ -123,7 +153,10 @@ class MediaIn(_Strict):
 
 
 Required = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), _Plain
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    _Plain,
+    _NO_CONTROL,
 ]
 
 
@@ -198,11 +231,27 @@ def _valid_timezone(value: str) -> str:
     return value
 
 
-Timezone = Annotated[str, AfterValidator(_valid_timezone)]
+Timezone = Annotated[
+    str,
+    AfterValidator(_valid_timezone),
+    Field(json_schema_extra={"enum": sorted(available_timezones())}),
+]
 
 
 class BlogCreate(_Strict):
-    slug: str
+    # The rules are checked below (with messages that say how to fix a slug); the schema states
+    # them for API clients.
+    slug: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                "pattern": SLUG_RE.pattern,
+                "minLength": 1,
+                "maxLength": 100,
+                "not": {"enum": sorted(RESERVED_SLUGS)},
+            }
+        ),
+    ]
     title: Title
     summary: Markdown = ""
     organisation: Label = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -75,6 +76,17 @@ def make_templates() -> Environment:
     return env
 
 
+def by_method(path: str, **handlers: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route for every method a path takes, so that any other method gets 405 with all of
+    them in `Allow` (separate routes per method would each list only their own)."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The app, with its own store, bus, hub and newsroom, opened in its lifespan. Plain ASGI:
     `dateline serve` adds the server-specific shortcuts (web/server/)."""
@@ -133,18 +145,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", pages.index),
         Route("/healthz", api.healthz),
         Route("/api/v1/openapi.json", openapi.openapi_json),
-        Route("/api/v1/blogs", api.create_blog, methods=["POST"]),
-        Route("/api/v1/blogs/{slug}", api.get_blog, methods=["GET"]),
-        Route("/api/v1/blogs/{slug}", api.patch_blog, methods=["PATCH"]),
-        Route("/api/v1/blogs/{slug}/posts", api.list_posts, methods=["GET"]),
-        Route("/api/v1/blogs/{slug}/posts", api.create_post, methods=["POST"]),
-        Route("/api/v1/blogs/{slug}/posts/{post_id}", api.get_post, methods=["GET"]),
-        Route("/api/v1/blogs/{slug}/posts/{post_id}", api.patch_post, methods=["PATCH"]),
-        Route("/api/v1/blogs/{slug}/posts/{post_id}", api.delete_post, methods=["DELETE"]),
+        by_method("/api/v1/blogs", POST=api.create_blog),
+        by_method("/api/v1/blogs/{slug}", GET=api.get_blog, PATCH=api.patch_blog),
+        by_method("/api/v1/blogs/{slug}/posts", GET=api.list_posts, POST=api.create_post),
+        by_method(
+            "/api/v1/blogs/{slug}/posts/{post_id}",
+            GET=api.get_post,
+            PATCH=api.patch_post,
+            DELETE=api.delete_post,
+        ),
         Route("/api/v1/blogs/{slug}/posts/{post_id}/revisions", api.list_revisions),
         Route("/api/v1/media", uploads.upload, methods=["POST"]),
         Route("/api/v1/blogs/{slug}/events", events_delta),
-        Route("/api/{rest:path}", api.not_found, methods=["GET", "POST", "PATCH", "DELETE"]),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),
         *console.routes,

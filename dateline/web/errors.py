@@ -70,7 +70,11 @@ async def dateline_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _CODES.get(exc.status_code, "http_error")
-    message = exc.detail if exc.status_code != 404 else f"nothing is at {request.url.path!r}"
+    message = exc.detail
+    if exc.status_code == 404:
+        message = f"nothing is at {request.url.path!r}"
+        if request.url.path.startswith("/api/"):
+            message = f"there is no API endpoint {request.url.path!r}; see /api/v1/openapi.json"
     response = error_response(request, exc.status_code, code, str(message))
     if exc.headers:
         response.headers.update(exc.headers)

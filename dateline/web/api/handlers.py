@@ -6,7 +6,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline.errors import BadRequest, NotFound, Unavailable
+from dateline.errors import BadRequest, Unavailable
 from dateline.newsroom.shapes import (
     blog_json,
     decode_cursor,
@@ -166,10 +166,6 @@ async def healthz(request: Request) -> Response:
     headers = {"Cache-Control": "no-store"}
     body = {"status": "ok", "database": found.store.dialect, "checks": checks}
     return JSONResponse(body, headers=headers)
-
-
-async def not_found(request: Request) -> Response:
-    raise NotFound(f"there is no API endpoint {request.url.path!r}; see /api/v1/openapi.json")
 
 
 def _max(request: Request) -> int:

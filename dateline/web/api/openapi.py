@@ -1,8 +1,16 @@
-"""The OpenAPI 3.1 description of the JSON API, served at /api/v1/openapi.json. Request schemas
-come from the same pydantic models that validate requests, so the two cannot drift apart."""
+"""The OpenAPI 3.1 description of the JSON API, served at /api/v1/openapi.json.
+
+Request schemas come from the pydantic models that validate requests, and the post's and the
+blog's response schemas from the model's dataclasses (the same fields the JSON shapes show), so
+neither can drift from what the API does. tests/test_fuzz.py runs schemathesis against it."""
 
 from __future__ import annotations
 
+import enum
+import types
+import typing
+from dataclasses import fields
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -10,8 +18,77 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dateline.model import Blog, Byline, EventType, Media, Person, Post, shown_fields
 from dateline.newsroom import inputs
 from dateline.web.responses import JSONResponse
+
+_NULL = {"type": "null"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, _NULL]}
+
+
+def _schema_of_type(kind: Any) -> dict[str, Any]:
+    """The JSON Schema of a field's value as the contract's JSON writes it."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        schema = _schema_of_type(inner[0])
+        return _nullable(schema) if len(inner) < len(args) else schema
+    if origin in (list, tuple):
+        return {"type": "array", "items": _schema_of_type(args[0])}
+    if kind is datetime:
+        return {"type": "string", "format": "date-time"}
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return {"type": "string", "enum": [m.value for m in kind]}
+    if kind in _VALUES:
+        return _ref(_VALUES[kind])
+    simple = {str: "string", int: "integer", bool: "boolean", float: "number"}
+    if kind in simple:
+        return {"type": simple[kind]}
+    if typing.get_origin(kind) is dict or kind is dict:
+        return {"type": "object"}
+    raise TypeError(f"no JSON schema for {kind!r}")  # a new field type: say how it is shown
+
+
+_VALUES = {Person: "Person", Byline: "Byline", Media: "MediaItem"}
+
+
+def _object_of(cls: type, names: tuple[str, ...], rename: dict[str, str]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    properties = {rename.get(n, n): _schema_of_type(hints[n]) for n in names}
+    return {"type": "object", "properties": properties}
+
+
+def _value_schemas() -> dict[str, Any]:
+    person = _object_of(Person, ("name",), {})
+    person["required"] = ["name"]
+    byline = _object_of(Byline, ("people", "location"), {})
+    byline["required"] = ["people", "location"]
+    media = _object_of(Media, tuple(f.name for f in fields(Media)), {})
+    media["required"] = ["url", "alt", "caption", "credit", "width", "height"]
+    return {"Person": person, "Byline": byline, "MediaItem": media}
+
+
+def _post_schema() -> dict[str, Any]:
+    post = _object_of(Post, shown_fields(Post), {"blog_slug": "blog"})
+    post["properties"]["url"] = {"type": "string"}
+    post["description"] = (
+        "A post (docs/api.md). A deleted post carries only id, blog, seq, url, status and "
+        "updated_at: its words travel no further."
+    )
+    post["required"] = ["id", "blog", "seq", "url", "status", "updated_at"]
+    return post
+
+
+def _blog_schema() -> dict[str, Any]:
+    blog = _object_of(Blog, shown_fields(Blog), {})
+    blog["properties"]["url"] = {"type": "string"}
+    blog["properties"]["embed_html"] = {"type": "string", "description": "GET only"}
+    blog["required"] = [*shown_fields(Blog), "url"]
+    return blog
+
 
 _ERROR = {
     "type": "object",
@@ -22,10 +99,13 @@ _ERROR = {
                 "code": {"type": "string"},
                 "message": {"type": "string"},
                 "field": {"type": "string"},
+                "current": {"$ref": "#/components/schemas/Post"},
+                "checks": {"type": "object", "additionalProperties": {"type": "string"}},
             },
             "required": ["code", "message"],
         }
     },
+    "required": ["error"],
 }
 
 
@@ -38,11 +118,13 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): _json(_ref("Error"), "error") for c in codes}
+    # Every operation may find the database away (503, with Retry-After).
+    return {str(c): _json(_ref("Error"), "error") for c in sorted({*codes, 503})}
 
 
 def _op(summary: str, ok: int, schema: str | None, *, body: str | None = None,
-        auth: bool = False, errors: tuple[int, ...] = (404,)) -> dict[str, Any]:  # fmt: skip
+        auth: bool = False, errors: tuple[int, ...] = (404,),
+        query: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
@@ -50,6 +132,8 @@ def _op(summary: str, ok: int, schema: str | None, *, body: str | None = None,
             **_errors(*errors),
         },
     }
+    if query:
+        op["parameters"] = query
     if body:
         op["requestBody"] = {
             "required": True,
@@ -60,9 +144,23 @@ def _op(summary: str, ok: int, schema: str | None, *, body: str | None = None,
     return op
 
 
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
 _SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 _POST_ID = {"name": "post_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422)
+_SORT = _query("sort", {"type": "string", "enum": ["newest", "oldest"]}, "the order")
+_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "posts per page")
+_CURSOR = _query("cursor", {"type": "string"}, "the next_cursor of the previous page")
+_AFTER = _query(
+    "after",
+    {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+    "the last seq the caller has (or the Last-Event-ID header)",
+)
+_EVENTS_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "events")
 
 
 @cache
@@ -75,28 +173,87 @@ def spec() -> dict[str, Any]:
         "PostDelete": inputs.PostDelete,
         "MediaUpload": inputs.MediaUpload,
     }
-    schemas: dict[str, Any] = {"Error": _ERROR}
+    schemas: dict[str, Any] = {"Error": _ERROR, **_value_schemas()}
     for name, model in models.items():
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[name] = schema
-    schemas["Blog"] = {"type": "object", "description": "See docs/api.md for the fields."}
-    schemas["Post"] = {"type": "object", "description": "See docs/api.md for the fields."}
+    schemas["Blog"] = _blog_schema()
+    schemas["Post"] = _post_schema()
     schemas["PostList"] = {
         "type": "object",
         "properties": {"posts": {"type": "array", "items": _ref("Post")},
-                       "next_cursor": {"type": ["string", "null"]}},
+                       "next_cursor": _nullable({"type": "string"})},
+        "required": ["posts", "next_cursor"],
     }  # fmt: skip
+    schemas["Revision"] = {
+        "type": "object",
+        "properties": {
+            "number": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "by": _nullable({"type": "string"}),
+            "headline": {"type": "string"},
+            "body": {"type": "string"},
+            "byline": _ref("Byline"),
+            "contributors": _nullable({"type": "array", "items": {"type": "string"}}),
+            "media": {"type": "array", "items": _ref("MediaItem")},
+            "note": _nullable({"type": "string"}),
+        },
+        "required": ["number", "created_at", "headline", "body", "byline", "media"],
+    }
     schemas["Revisions"] = {
         "type": "object",
-        "properties": {"revisions": {"type": "array", "items": {"type": "object"}}},
+        "properties": {"revisions": {"type": "array", "items": _ref("Revision")}},
+        "required": ["revisions"],
     }
-    schemas["Media"] = {"type": "object", "description": "See docs/api.md for the fields."}
+    variant = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "width": {"type": "integer"},
+                       "height": {"type": "integer"}},
+        "required": ["name", "width", "height"],
+    }  # fmt: skip
+    schemas["Media"] = {
+        "type": "object",
+        "properties": {
+            **{n: {"type": "string"} for n in ("key", "url", "srcset", "content_type", "alt",
+                                               "caption", "credit")},
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+            "variants": {"type": "array", "items": variant},
+        },
+        "required": ["key", "url", "srcset", "width", "height", "alt", "caption", "credit"],
+    }  # fmt: skip
+    schemas["Event"] = {
+        "type": "object",
+        "properties": {
+            "seq": {"type": "integer"},
+            "type": {"type": "string", "enum": [t.value for t in EventType]},
+            "post_id": _nullable({"type": "string"}),
+            "post": _ref("Post"),
+            "blog": _ref("Blog"),
+            "html": {"type": "string", "description": "the post as the page shows it"},
+            "at": {"type": "string", "format": "date-time"},
+        },
+        "required": ["seq", "type", "post_id", "at"],
+    }
     schemas["Events"] = {
         "type": "object",
-        "properties": {"events": {"type": "array", "items": {"type": "object"}},
+        "properties": {"events": {"type": "array", "items": _ref("Event")},
                        "last_seq": {"type": "integer"}},
+        "required": ["events", "last_seq"],
     }  # fmt: skip
+    schemas["Health"] = {
+        "type": "object",
+        "properties": {"status": {"const": "ok"}, "database": {"type": "string"},
+                       "checks": {"type": "object"}},
+        "required": ["status", "database", "checks"],
+    }  # fmt: skip
+    words = inputs.MediaUpload.model_json_schema()["properties"]
+    upload = {
+        "type": "object",
+        "properties": {**words, "file": {"type": "string", "format": "binary"}},
+        "required": ["file", "alt", "caption", "credit"],
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Dateline API", "version": "1"},
@@ -105,6 +262,9 @@ def spec() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "paths": {
+            "/healthz": {
+                "get": _op("Whether this node can serve and write", 200, "Health", errors=()),
+            },
             "/api/v1/blogs": {
                 "post": _op("Create a blog", 201, "Blog", body="BlogCreate", auth=True,
                             errors=_WRITE_ERRORS),
@@ -117,13 +277,14 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/blogs/{slug}/posts": {
                 "parameters": [_SLUG],
-                "get": _op("Published posts, a page at a time", 200, "PostList", errors=(400, 404)),
+                "get": _op("Published posts, a page at a time", 200, "PostList",
+                           errors=(400, 404), query=[_SORT, _LIMIT, _CURSOR]),
                 "post": _op("Write a post", 201, "Post", body="PostCreate", auth=True,
                             errors=_WRITE_ERRORS),
             },
             "/api/v1/blogs/{slug}/posts/{post_id}": {
                 "parameters": [_SLUG, _POST_ID],
-                "get": _op("One post", 200, "Post"),
+                "get": _op("One post", 200, "Post", errors=(401, 404)),
                 "patch": _op("Edit, pin, flag or publish a post", 200, "Post", body="PostPatch",
                              auth=True, errors=_WRITE_ERRORS),
                 "delete": {**_op("Delete a post (kept in the store)", 200, "Post", auth=True,
@@ -141,15 +302,13 @@ def spec() -> dict[str, Any]:
                     **_op("Upload an image (stripped of metadata, resized)", 201, "Media",
                           auth=True, errors=(400, 401, 403, 413, 415, 422)),
                     "requestBody": {"required": True, "content": {"multipart/form-data": {
-                        "schema": {**_ref("MediaUpload"), "properties": {
-                            "file": {"type": "string", "format": "binary"}}},
-                    }}},
+                        "schema": upload}}},
                 },
             },
             "/api/v1/blogs/{slug}/events": {
                 "parameters": [_SLUG],
                 "get": _op("Events after a seq (the live stream, pollable)", 200, "Events",
-                           errors=(400, 404)),
+                           errors=(400, 404), query=[_AFTER, _EVENTS_LIMIT]),
             },
         },
     }  # fmt: skip

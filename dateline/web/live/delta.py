@@ -17,10 +17,10 @@ async def events_delta(request: Request) -> Response:
     found = services(request)
     blog = await found.blogs.get(request.path_params["slug"])
     after = resume_point(request)
-    try:
-        limit = min(max(int(request.query_params.get("limit", "500")), 1), 1000)
-    except ValueError:
-        raise BadRequest("limit must be a whole number", field="limit") from None
+    raw = request.query_params.get("limit", "500")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise BadRequest("limit must be a whole number from 1 to 1000", field="limit")
+    limit = int(raw)
     assert blog.id is not None
     blog_id = blog.id
 

@@ -15,6 +15,12 @@ from dateline.store import Store
 from dateline.web.reader.views import post_view
 
 
+def sse_frame(seq: int, data: dict[str, Any]) -> bytes:
+    """One SSE frame: `id:` the seq, `data:` the event's JSON on one line (orjson escapes every
+    line break and control character inside strings, so a frame is never split)."""
+    return b"id: %d\ndata: %s\n\n" % (seq, orjson.dumps(data))
+
+
 class EventEncoder:
     def __init__(self, store: Store, templates: Environment, *, cache_size: int = 4096) -> None:
         self._store = store
@@ -31,9 +37,7 @@ class EventEncoder:
             return hit
         blog = await self._store.get_blog_by_id(event.blog_id)
         data = self._with_html(event_json(event), blog)
-        frame = Frame.of(
-            event.seq, event.type, b"id: %d\ndata: %s\n\n" % (event.seq, orjson.dumps(data))
-        )
+        frame = Frame.of(event.seq, event.type, sse_frame(event.seq, data))
         self._cache[key] = (data, frame)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
