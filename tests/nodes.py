@@ -56,6 +56,8 @@ class Node:
             except httpx.TransportError:
                 time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        self.log.close()
         raise AssertionError("node did not start")
 
     def kill(self) -> None:

@@ -34,6 +34,7 @@ class ResumingReader:
     async def _run(self) -> None:
         while True:
             last = self.seqs[-1] if self.seqs else 9
+            writer: asyncio.StreamWriter | None = None
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 writer.write(
@@ -47,9 +48,11 @@ class ResumingReader:
                         *frames, buffer = buffer.split(b"\n\n")
                         for frame in frames:
                             self.seqs += [int(m) for m in ID.findall(frame)]
-                writer.close()
             except (OSError, asyncio.IncompleteReadError):
                 pass
+            finally:
+                if writer is not None:
+                    writer.close()
             await asyncio.sleep(0.1)
 
 

@@ -172,8 +172,10 @@ def open_file_limit() -> int:
 
 
 def guarded_protocol(settings: Settings) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class with `settings`' limits; connections capped below the open-file
-    limit (less a reserve for the database and files)."""
+    """The protocol class, with `settings`' limits; connections capped below the open-file
+    limit (less a reserve for the database and files). The class itself is configured (not a
+    copy made here), so that uvicorn's worker processes, which import it by name, can do the
+    same with the settings they read (run.app_from_environment)."""
     fds = open_file_limit()
     cap = min(settings.max_connections, max(64, fds - _RESERVE_FDS))
     if cap < settings.max_connections:
@@ -182,14 +184,9 @@ def guarded_protocol(settings: Settings) -> type[GuardedHttpToolsProtocol]:
             "connections (raise the limit with `ulimit -n` or LimitNOFILE= in systemd)",
             settings.max_connections, fds, cap,
         )  # fmt: skip
-    return type(
-        "GuardedHttpTools",
-        (GuardedHttpToolsProtocol,),
-        {
-            "max_header_bytes": settings.max_header_bytes,
-            "max_headers": settings.max_headers,
-            "header_timeout": settings.header_timeout_seconds,
-            "max_connections": cap,
-            "slow": Counter(),
-        },
-    )
+    protocol = GuardedHttpToolsProtocol
+    protocol.max_header_bytes = settings.max_header_bytes
+    protocol.max_headers = settings.max_headers
+    protocol.header_timeout = settings.header_timeout_seconds
+    protocol.max_connections = cap
+    return protocol

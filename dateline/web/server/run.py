@@ -13,8 +13,11 @@ from dateline.web.server.limits import guarded_protocol
 
 
 def app_from_environment() -> ServedApp:
-    """uvicorn's factory: each worker process reads the settings `serve` put in its environment."""
-    return served_app(Settings.load())
+    """uvicorn's factory: each worker process reads the settings `serve` put in its environment
+    (and sets its connection limits from them)."""
+    settings = Settings.load()
+    guarded_protocol(settings)
+    return served_app(settings)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
