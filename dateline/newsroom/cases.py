@@ -50,6 +50,11 @@ class Cases:
     async def member(self, user: User, blog: Blog) -> bool:
         return await permissions.is_member(self.store.is_member, user, blog)
 
+    async def can_open(self, user: User, blog: Blog) -> bool:
+        """Whether `user` works on `blog` (and so may read it while it is a draft)."""
+        member = await self.member(user, blog)
+        return permissions.may(user, Action.OPEN_BLOG, blog=blog, member=member)
+
     async def _ensure(
         self, user: User, action: Action, blog: Blog, post: Post | None = None
     ) -> bool:

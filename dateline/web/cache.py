@@ -101,8 +101,15 @@ async def cached(
     key: tuple[str, ...],
     render: Callable[[], Awaitable[bytes]],
     media_type: str,
+    *,
+    shared: bool = True,
 ) -> Response:
-    """Serve one version of something a blog shows: built once per (what, blog seq, host)."""
+    """Serve one version of something a blog shows: built once per (what, blog seq, host).
+    Not `shared` (a draft blog, read by its newsroom): rendered for this request alone, kept
+    out of every cache."""
+    if not shared:
+        body = await render()
+        return Response(body, media_type=media_type, headers={"Cache-Control": "private, no-store"})
     origin = f"{request.url.scheme}://{request.url.netloc}"
     full_key = (*key, blog.slug, str(blog.last_seq), origin)
     cache: RenderCache = request.app.state.services.render_cache

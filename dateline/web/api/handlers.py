@@ -15,6 +15,7 @@ from dateline.newsroom.shapes import (
 )
 from dateline.web.auth import optional_user, require_user
 from dateline.web.cache import cached
+from dateline.web.reader.access import readable_blog
 from dateline.web.responses import JSONResponse, read_json
 from dateline.web.services import services
 
@@ -35,14 +36,14 @@ def _limit(request: Request, default: int) -> int:
 
 
 async def get_blog(request: Request) -> Response:
-    blog = await services(request).blogs.get(request.path_params["slug"])
+    blog, shared = await readable_blog(request)
     origin = f"{request.url.scheme}://{request.url.netloc}"
 
     async def body() -> bytes:
         # The copy-paste snippet for other sites (docs/embedding.md), with this server's address.
         return orjson.dumps({**blog_json(blog), "embed_html": embed_snippet(origin, blog.slug)})
 
-    return await cached(request, blog, ("api-blog",), body, JSON)
+    return await cached(request, blog, ("api-blog",), body, JSON, shared=shared)
 
 
 def embed_snippet(origin: str, slug: str) -> str:
@@ -55,7 +56,7 @@ def embed_snippet(origin: str, slug: str) -> str:
 
 async def list_posts(request: Request) -> Response:
     state = services(request)
-    blog = await state.blogs.get(request.path_params["slug"])
+    blog, shared = await readable_blog(request)
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
@@ -71,13 +72,14 @@ async def list_posts(request: Request) -> Response:
             {"posts": [post_json(p) for p in posts], "next_cursor": encode_cursor(following)}
         )
 
-    return await cached(request, blog, ("api-posts", sort, str(limit), cursor or ""), body, JSON)
+    key = ("api-posts", sort, str(limit), cursor or "")
+    return await cached(request, blog, key, body, JSON, shared=shared)
 
 
 async def get_post(request: Request) -> Response:
     state = services(request)
     slug, post_id = request.path_params["slug"], request.path_params["post_id"]
-    blog = await state.blogs.get(slug)
+    blog, shared = await readable_blog(request)
 
     async def body() -> bytes:
         post = await state.store.get_post(blog, post_id)
@@ -86,7 +88,7 @@ async def get_post(request: Request) -> Response:
         return orjson.dumps(post_json(post))
 
     try:
-        return await cached(request, blog, ("api-post", post_id), body, JSON)
+        return await cached(request, blog, ("api-post", post_id), body, JSON, shared=shared)
     except _Unpublished:
         # Unpublished posts are the newsroom's business: the newsroom says who may see them.
         post = await state.newsroom.read_post(await optional_user(request), slug, post_id)

@@ -9,13 +9,14 @@ from starlette.responses import Response
 from dateline.errors import BadRequest
 from dateline.web.cache import cached
 from dateline.web.live.stream import resume_point
+from dateline.web.reader.access import readable_blog
 from dateline.web.services import services
 
 
 async def events_delta(request: Request) -> Response:
     """`{"events": [...], "last_seq": N}`: the events after N, as the live stream sends them."""
     found = services(request)
-    blog = await found.blogs.get(request.path_params["slug"])
+    blog, shared = await readable_blog(request)
     after = resume_point(request)
     raw = request.query_params.get("limit", "500")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
@@ -30,4 +31,5 @@ async def events_delta(request: Request) -> Response:
         last_seq = max(blog.last_seq, events[-1].seq if events else 0)
         return orjson.dumps({"events": items, "last_seq": last_seq})
 
-    return await cached(request, blog, ("delta", str(after), str(limit)), body, "application/json")
+    key = ("delta", str(after), str(limit))
+    return await cached(request, blog, key, body, "application/json", shared=shared)

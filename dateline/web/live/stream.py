@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from dateline.errors import BadRequest, Unavailable
 from dateline.hub import CLOSED, HEARTBEAT, Frame, Hub, Item, Subscription
 from dateline.model import BlogStatus
+from dateline.web.reader.access import readable_blog
 from dateline.web.services import Services, services
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def resume_point(request: Request) -> int:
 
 async def live(request: Request) -> LiveResponse:
     found = services(request)
-    blog = await found.blogs.get(request.path_params["slug"])
+    blog, _ = await readable_blog(request)
     after = resume_point(request)
     if found.hub.reader_count >= found.settings.max_live_readers:
         # Room is kept for the newsroom and the API; the reader's script retries with back-off.

@@ -10,11 +10,12 @@ from starlette.responses import HTMLResponse, Response
 
 from dateline import render
 from dateline.errors import BadRequest, NotFound
-from dateline.model import Blog, Post, PostStatus
+from dateline.model import Blog, BlogStatus, Post, PostStatus
 from dateline.newsroom import urls
 from dateline.newsroom.shapes import decode_cursor, encode_cursor, post_json
 from dateline.web.cache import cached
 from dateline.web.reader import metadata
+from dateline.web.reader.access import readable_blog
 from dateline.web.reader.views import blog_view, post_view
 from dateline.web.services import services
 
@@ -35,17 +36,22 @@ async def _cached(
     key: tuple[str, ...],
     render: Callable[[], Awaitable[bytes]],
     media_type: str = HTML,
+    *,
+    shared: bool = True,
 ) -> Response:
-    return await cached(request, blog, key, render, media_type)
+    return await cached(request, blog, key, render, media_type, shared=shared)
 
 
 async def index(request: Request) -> Response:
-    blogs = await services(request).store.list_blogs()
+    # Draft blogs are not public: the newsroom finds them in the console.
+    blogs = [
+        b for b in await services(request).store.list_blogs() if b.status is not BlogStatus.DRAFT
+    ]
     return _render(request, "index.html", blogs=[blog_view(b) for b in blogs])
 
 
 async def blog_page(request: Request) -> Response:
-    blog = await services(request).blogs.get(request.path_params["slug"])
+    blog, shared = await readable_blog(request)
     sort = request.query_params.get("sort", "newest")
     if sort not in ("newest", "oldest"):
         raise BadRequest(f"sort {sort!r} is unknown; use newest or oldest", field="sort")
@@ -56,7 +62,7 @@ async def blog_page(request: Request) -> Response:
     async def page() -> bytes:
         return await _blog_page(request, blog, sort, cursor)
 
-    return await _cached(request, blog, ("page", sort, cursor or ""), page)
+    return await _cached(request, blog, ("page", sort, cursor or ""), page, shared=shared)
 
 
 async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None) -> bytes:
@@ -96,7 +102,7 @@ async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None
 
 async def post_page(request: Request) -> Response:
     state = services(request)
-    blog = await state.blogs.get(request.path_params["slug"])
+    blog, shared = await readable_blog(request)
     post_id = request.path_params["post_id"]
 
     async def page() -> bytes:
@@ -105,7 +111,7 @@ async def post_page(request: Request) -> Response:
             raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
         return _post_page(request, blog, post)
 
-    return await _cached(request, blog, ("post", post_id), page)
+    return await _cached(request, blog, ("post", post_id), page, shared=shared)
 
 
 def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
@@ -133,7 +139,7 @@ def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
 async def embed(request: Request) -> Response:
     """A minimal live page for an iframe on another site (see docs/embedding.md)."""
     state = services(request)
-    blog = await state.blogs.get(request.path_params["slug"])
+    blog, shared = await readable_blog(request)
 
     async def page() -> bytes:
         posts, _ = await state.store.list_posts(blog, limit=state.settings.page_size)
@@ -145,17 +151,18 @@ async def embed(request: Request) -> Response:
             canonical=_origin(request) + urls.blog_path(blog.slug),
         )
 
-    return await _cached(request, blog, ("embed",), page)
+    return await _cached(request, blog, ("embed",), page, shared=shared)
 
 
 async def feed(request: Request) -> Response:
     """Atom (RFC 4287): the newest posts; an edited post's entry carries its new <updated>."""
-    blog = await services(request).blogs.get(request.path_params["slug"])
+    blog, shared = await readable_blog(request)
 
     async def page() -> bytes:
         return await _feed(request, blog)
 
-    return await _cached(request, blog, ("feed",), page, "application/atom+xml; charset=utf-8")
+    atom = "application/atom+xml; charset=utf-8"
+    return await _cached(request, blog, ("feed",), page, atom, shared=shared)
 
 
 async def _feed(request: Request, blog: Blog) -> bytes:
