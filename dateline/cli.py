@@ -15,10 +15,10 @@ from rich.console import Console
 
 from dateline.bus import open_bus
 from dateline.config import SETTINGS, Settings
-from dateline.errors import DatelineError
+from dateline.errors import DatelineError, NotFound
 from dateline.importers import ImportedBlog
 from dateline.importers.text import parse_text
-from dateline.model import Role
+from dateline.model import Role, User
 from dateline.newsroom import Newsroom
 from dateline.store import open_store
 
@@ -87,31 +87,49 @@ def demo(host: str, port: int, db: str) -> None:
     settings = Settings.load({"database_url": database_url(db), "host": host, "port": port})
     password = secrets.token_urlsafe(12)
 
-    async def prepare(newsroom: Newsroom) -> str:
+    async def prepare(newsroom: Newsroom) -> tuple[str | None, str | None, list[str]]:
+        """(the new admin's password and token, or None when the admin exists already; the
+        importer's warnings)."""
         admin = await newsroom.user_by_email(None, DEMO_ADMIN)
+        made = admin is None
         if admin is None:
             admin = await newsroom.create_user(
                 None, email=DEMO_ADMIN, name="Demo Admin", role="admin", password=password
             )
-        else:
-            assert admin.id is not None
-            await newsroom.set_password(None, admin.id, password)
+        warnings: list[str] = []
         try:
             await newsroom.store.get_blog(DEMO_SLUG)
         except DatelineError:
             seed = resources.files("dateline").joinpath("demo", DEMO_SEED).read_text("utf-8")
             imported = parse_text(seed, slug=DEMO_SLUG)
+            warnings = imported.warnings
             await newsroom.import_blog(imported, admin)
-        return await newsroom.issue_token(admin, "demo")
+        if not made:  # keep what was printed the first time: it may be in use
+            return None, None, warnings
+        return password, await newsroom.issue_token(admin, "demo"), warnings
 
-    token = run(lambda: _with_newsroom(settings, prepare))
+    made_password, token, warnings = run(lambda: _with_newsroom(settings, prepare))
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
     base = f"http://{host}:{port}"
+    db_flag = f"--db {db}"
     console.print(f"[bold]Dateline demo[/bold] at {base}/{DEMO_SLUG}")
     console.print(f"  database   {settings.database_url}")
     console.print(f"  newsroom   {base}/newsroom/  (sign in with the admin below)")
     console.print(f"  admin      {DEMO_ADMIN}")
-    console.print(f"  password   {password}")
-    console.print(f"  API token  {token}")
+    if made_password is None or token is None:
+        console.print(
+            "  password   unchanged since it was made (a new one: "
+            f"dateline user set-password {DEMO_ADMIN} {db_flag})"
+        )
+        console.print(
+            f"  API token  the one printed before (a new one: dateline user token {DEMO_ADMIN} "
+            f"{db_flag})"
+        )
+        token = "TOKEN"
+    else:
+        console.print(f"  password   {made_password}")
+        console.print(f"  API token  {token}")
     console.print(
         f"  try        curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
         f'-d \'{{"headline": "Hello", "body": "First post"}}\' '
@@ -216,6 +234,92 @@ def user_create(
     console.print(f"created {created.role.value} {created.email}{memberships}")
     if token:
         print(token)
+
+
+def _password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+async def _user(newsroom: Newsroom, email: str) -> User:
+    found = await newsroom.user_by_email(None, email)
+    if found is None:
+        raise NotFound(f"there is no user {email!r}; `dateline user list` shows who there is")
+    return found
+
+
+@user.command("list")
+@click.option("--db", "db", default=None, help=_help("database_url"))
+def user_list(db: str | None) -> None:
+    """List the newsroom's users: email, name, role, and whether they are active."""
+    settings = Settings.load({"database_url": database_url(db)})
+    users = run(lambda: _with_newsroom(settings, lambda n: n.list_users(None)))
+    for u in users:
+        state = "active" if u.active else "deactivated"
+        print(f"{u.email}\t{u.name}\t{u.role.value}\t{state}")  # tab-separated, for scripts
+
+
+@user.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--db", "db", default=None, help=_help("database_url"))
+def user_set_password(email: str, password_stdin: bool, db: str | None) -> None:
+    """Set a user's password (ends every console session of theirs)."""
+    settings = Settings.load({"database_url": database_url(db)})
+    password = _password(password_stdin)
+
+    async def body(newsroom: Newsroom) -> None:
+        found = await _user(newsroom, email)
+        assert found.id is not None
+        await newsroom.set_password(None, found.id, password)
+
+    run(lambda: _with_newsroom(settings, body))
+    console.print(f"the password of {email} is set; their console sessions have ended")
+
+
+@user.command("token")
+@click.argument("email")
+@click.option("--label", default="cli", show_default=True, help="What the token is for.")
+@click.option("--db", "db", default=None, help=_help("database_url"))
+def user_token(email: str, label: str, db: str | None) -> None:
+    """Make a new API token for a user and print it (shown once)."""
+    settings = Settings.load({"database_url": database_url(db)})
+
+    async def body(newsroom: Newsroom) -> str:
+        return await newsroom.issue_token(await _user(newsroom, email), label)
+
+    print(run(lambda: _with_newsroom(settings, body)))
+
+
+def _set_active(email: str, db: str | None, active: bool) -> None:
+    settings = Settings.load({"database_url": database_url(db)})
+
+    async def body(newsroom: Newsroom) -> None:
+        found = await _user(newsroom, email)
+        assert found.id is not None
+        await newsroom.set_active(None, found.id, active)
+
+    run(lambda: _with_newsroom(settings, body))
+
+
+@user.command("deactivate")
+@click.argument("email")
+@click.option("--db", "db", default=None, help=_help("database_url"))
+def user_deactivate(email: str, db: str | None) -> None:
+    """Deactivate a user: their sessions and API tokens stop working at once."""
+    _set_active(email, db, False)
+    console.print(f"{email} is deactivated")
+
+
+@user.command("reactivate")
+@click.argument("email")
+@click.option("--db", "db", default=None, help=_help("database_url"))
+def user_reactivate(email: str, db: str | None) -> None:
+    """Reactivate a deactivated user (their unrevoked tokens work again)."""
+    _set_active(email, db, True)
+    console.print(f"{email} is active again")
 
 
 # -- import --------------------------------------------------------------------------------

@@ -225,6 +225,11 @@ class User:
     id: int | None = None
     password_hash: str | None = internal()
     created_at: datetime | None = None
+    deactivated_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,3 +154,57 @@ def test_an_acknowledged_post_survives_the_server_being_killed(tmp_path: Path) -
         proc.wait(10)
     assert posts[0]["headline"] == "Filed before the crash"
     assert [e["seq"] for e in events["events"]] == [10]
+
+
+def _demo(tmp_path: Path, db: str) -> str:
+    """Run `dateline demo` until it serves, stop it, and return what it printed."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*DATELINE, "demo", "--port", str(port), "--db", db],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    return out
+
+
+def test_running_the_demo_again_keeps_its_admin_and_says_how_to_get_a_token(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "demo.db")
+    first = _demo(tmp_path, db)
+    assert "the header says 35 posts but the file holds 9" in first  # the warning is shown
+    password = first.split("password   ")[1].split()[0]
+    token = first.split("API token  ")[1].split()[0]
+    again = _demo(tmp_path, db)
+    assert password not in again and token not in again
+    assert "unchanged" in again and f"dateline user token admin@dateline.example --db {db}" in again
+    listed = dateline("user", "list", "--db", db)
+    assert "admin@dateline.example\tDemo Admin\tadmin\tactive" in listed.stdout
+    new = dateline("user", "token", "admin@dateline.example", "--db", db)
+    assert new.returncode == 0 and new.stdout.strip().startswith("dl_")
+    assert dateline("user", "token", "nobody@example.org", "--db", db).returncode == 2
+
+
+def test_passwords_and_deactivation_from_the_command_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "d.db")
+    r = dateline("user", "create", "ed@example.org", "--name", "Ed", "--role", "editor",
+                 "--token", "--db", db)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = dateline("user", "set-password", "ed@example.org", "--password-stdin", "--db", db,
+                 stdin="a brand new password\n")  # fmt: skip
+    assert r.returncode == 0 and "their console sessions have ended" in r.stdout
+    r = dateline("user", "set-password", "ed@example.org", "--password-stdin", "--db", db,
+                 stdin="short\n")  # fmt: skip
+    assert r.returncode == 2 and "at least 10 characters" in r.stderr
+    assert dateline("user", "deactivate", "ed@example.org", "--db", db).returncode == 0
+    assert "ed@example.org\tEd\teditor\tdeactivated" in dateline("user", "list", "--db", db).stdout
+    assert dateline("user", "reactivate", "ed@example.org", "--db", db).returncode == 0

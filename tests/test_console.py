@@ -215,3 +215,59 @@ async def test_the_right_password_in_a_burst_of_guesses_is_throttled_too(seeded:
     # A second burst gets no more checks than the first left: the limit holds per window.
     more = await asyncio.gather(*(_login_attempt(seeded, email, "again") for _ in range(30)))
     assert codes.count(401) + more.count(401) <= accounts.MAX_FAILURES_PER_ACCOUNT, (codes, more)
+
+
+async def test_people_change_their_own_password_and_other_sign_ins_end(seeded: Running) -> None:
+    email = await make_person(seeded, "editor")
+    async with seeded.client() as here, seeded.client() as elsewhere:
+        csrf = await sign_in(here, email)
+        await sign_in(elsewhere, email)
+        wrong = await here.post(
+            "/newsroom/account/password",
+            data={"current_password": "not it at all", "new_password": "a new one, long",
+                  "csrf_token": csrf},
+        )  # fmt: skip
+        assert wrong.status_code == 422 and "current password is wrong" in wrong.text
+        r = await here.post(
+            "/newsroom/account/password",
+            data={"current_password": PASSWORD, "new_password": "a new one, long",
+                  "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 303
+        assert (await here.get("/newsroom/")).status_code == 200  # this browser stays in
+        assert (await elsewhere.get("/newsroom/")).status_code == 303  # the other is out
+    assert await _login_attempt(seeded, email, PASSWORD) == 401
+    assert await _login_attempt(seeded, email, "a new one, long") == 303
+
+
+async def test_admins_reset_passwords_and_deactivation_stops_sessions_and_tokens_at_once(
+    seeded: Running,
+) -> None:
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    user = await seeded.store.get_user_by_email(email)
+    assert user is not None
+    token = await seeded.newsroom.issue_token(user)
+    admin_email = await make_person(seeded, "admin")
+    async with seeded.client() as admin, seeded.client() as person, seeded.client(token) as api:
+        admin_csrf = await sign_in(admin, admin_email)
+        await sign_in(person, email)
+        assert (await api.get(f"/api/v1/blogs/{SLUG}/posts/x/revisions")).status_code == 404
+        r = await admin.post(
+            f"/newsroom/users/{user.id}/active", data={"active": "false", "csrf_token": admin_csrf}
+        )
+        assert r.status_code == 303
+        assert (await person.get("/newsroom/")).status_code == 303  # signed out at once
+        assert (await api.get(f"/api/v1/blogs/{SLUG}/posts/x/revisions")).status_code == 401
+        assert await _login_attempt(seeded, email, PASSWORD) == 403  # says it is deactivated
+        users = (await admin.get("/newsroom/users")).text
+        assert "deactivated" in users and "Reactivate" in users
+        r = await admin.post(
+            f"/newsroom/users/{user.id}/active", data={"active": "true", "csrf_token": admin_csrf}
+        )
+        assert (await api.get(f"/api/v1/blogs/{SLUG}/posts/x/revisions")).status_code == 404
+        r = await admin.post(
+            f"/newsroom/users/{user.id}/password",
+            data={"password": "reset by the desk", "csrf_token": admin_csrf},
+        )
+        assert r.status_code == 303
+    assert await _login_attempt(seeded, email, "reset by the desk") == 303

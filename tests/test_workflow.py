@@ -263,3 +263,22 @@ async def test_ending_coverage_tells_readers_and_closes_the_stream(seeded: Runni
             first = await late.next_event()
             assert first.data is not None and first.data["type"] == "blog.ended"
             assert await late.ended()
+
+
+async def test_the_writer_is_the_byline_unless_another_is_given(seeded: Running) -> None:
+    contributor = await seeded.make_user("contributor", blogs=(SLUG,))
+    async with seeded.client(contributor) as c:
+        r = await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "From the scene"})
+        assert r.status_code == 201
+        post = r.json()
+        assert post["byline"]["people"] == [{"name": "A contributor"}]
+        other = await c.post(
+            f"/api/v1/blogs/{SLUG}/posts",
+            json={"headline": "Pool report", "byline": {"people": [{"name": "Pool"}]}},
+        )
+        assert other.json()["byline"]["people"] == [{"name": "Pool"}]
+    async with seeded.client(seeded.token) as editor:  # approving keeps it
+        r = await editor.patch(
+            f"/api/v1/blogs/{SLUG}/posts/{post['id']}", json={"status": "published"}
+        )
+        assert r.status_code == 200 and r.json()["byline"]["people"] == [{"name": "A contributor"}]

@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dateline.errors import BadRequest, Invalid, NotFound, TooManyRequests, Unauthorized
+from dateline.errors import (
+    BadRequest,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from dateline.model import Role, User
 from dateline.newsroom import permissions
 from dateline.newsroom.cases import Cases
@@ -120,10 +127,31 @@ class AccountCases(Cases):
         await self.store.set_role(user_id, new_role)
 
     async def set_password(self, actor: User | None, user_id: int, password: str) -> None:
-        """A new password; it ends every console session of that user."""
-        if actor is not None and actor.id != user_id:
-            self._admin(actor)
+        """An admin's reset of someone's password (or the command line's); it ends every
+        console session of that user."""
+        self._admin(actor)
+        if await self.store.get_user(user_id) is None:
+            raise NotFound("there is no such user")
         await self.store.set_password_hash(user_id, hash_password(password))
+
+    async def change_own_password(self, user: User, current: str, new: str) -> None:
+        """A user's own change, proven with the current password; it ends every session of
+        theirs (the caller starts a new one for the browser in hand)."""
+        assert user.id is not None
+        found = await self.store.get_user(user.id)
+        if found is None or not verify_password(found.password_hash, current):
+            raise Invalid("the current password is wrong", field="current_password")
+        await self.store.set_password_hash(user.id, hash_password(new))
+
+    async def set_active(self, actor: User | None, user_id: int, active: bool) -> None:
+        """Deactivate a user (their sessions and tokens stop working at once; their posts and
+        history stay) or reactivate them."""
+        self._admin(actor)
+        if actor is not None and actor.id == user_id and not active:
+            raise BadRequest("you cannot deactivate yourself; ask another admin")
+        if await self.store.get_user(user_id) is None:
+            raise NotFound("there is no such user")
+        await self.store.set_active(user_id, active)
 
     async def list_users(self, actor: User | None) -> list[User]:
         self._admin(actor)
@@ -212,6 +240,9 @@ class AccountCases(Cases):
         if user is None:
             verify_password(_DUMMY_HASH, password)
         elif verify_password(user.password_hash, password):
+            if not user.active:
+                await self.store.forget_login_attempt(attempt)
+                raise Forbidden("this account is deactivated; ask an admin to reactivate it")
             await self.store.forget_login_attempt(attempt)
             await self.store.clear_login_failures(account_key, older_than=now - THROTTLE_WINDOW)
             return user

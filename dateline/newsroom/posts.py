@@ -173,7 +173,12 @@ class PostCases(Cases):
             headline=sent.headline,
             body=sent.body,
             body_html=render.markdown_to_html(sent.body),
-            byline=_byline(sent.byline),
+            # The writer is the byline unless one is given (an empty one included).
+            byline=(
+                _byline(sent.byline)
+                if "byline" in sent.model_fields_set
+                else Byline((Person(user.name),))
+            ),
             contributors=list(sent.contributors) if sent.contributors else None,
             media=_media(sent.media, await self._uploads(sent.media)),
             tags=list(sent.tags),

@@ -53,6 +53,20 @@ class PeopleRows(Rows):
             # A new password ends every sign-in made with the old one.
             await conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
 
+    async def set_active(self, user_id: int, active: bool) -> bool:
+        """Deactivate (ending every session) or reactivate a user; False if nothing changed."""
+        c = t.users.c
+        async with self.engines.writing() as conn:
+            change = t.users.update().where(c.id == user_id)
+            if active:
+                change = change.where(c.deactivated_at.is_not(None)).values(deactivated_at=None)
+            else:
+                change = change.where(c.deactivated_at.is_(None)).values(deactivated_at=utcnow())
+            result = await conn.execute(change)
+            if not active:
+                await conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
+        return bool(result.rowcount)
+
     async def set_role(self, user_id: int, role: Role) -> None:
         async with self.engines.writing() as conn:
             await conn.execute(
@@ -107,7 +121,11 @@ class PeopleRows(Rows):
         query = (
             sa.select(t.users)
             .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
-            .where(t.api_tokens.c.token_hash == token_hash, t.api_tokens.c.revoked_at.is_(None))
+            .where(
+                t.api_tokens.c.token_hash == token_hash,
+                t.api_tokens.c.revoked_at.is_(None),
+                t.users.c.deactivated_at.is_(None),
+            )
         )
         async with self.engines.reading() as conn:
             row = (await conn.execute(query)).first()
@@ -181,7 +199,11 @@ class PeopleRows(Rows):
         query = (
             sa.select(t.users, t.sessions.c.csrf_token)
             .join(t.sessions, t.sessions.c.user_id == t.users.c.id)
-            .where(t.sessions.c.id_hash == id_hash, t.sessions.c.expires_at > utcnow())
+            .where(
+                t.sessions.c.id_hash == id_hash,
+                t.sessions.c.expires_at > utcnow(),
+                t.users.c.deactivated_at.is_(None),
+            )
         )
         async with self.engines.reading() as conn:
             row = (await conn.execute(query)).first()

@@ -69,6 +69,8 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(200)),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Set while the account is deactivated: its sessions and tokens stop working at once.
+    sa.Column("deactivated_at", UTCDateTime),
 )
 
 api_tokens = sa.Table(

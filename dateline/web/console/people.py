@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from dateline.errors import NotFound
+from dateline.errors import Invalid, NotFound
 from dateline.model import Role
 from dateline.newsroom.cases import parse
 from dateline.newsroom.inputs import TokenCreate
-from dateline.web.auth import current_session
+from dateline.web.auth import current_session, set_session_cookie
 from dateline.web.console.base import page, read_form, signed_in, text, to_login
 from dateline.web.services import services
 
@@ -43,6 +43,50 @@ async def revoke_token(request: Request) -> Response:
         session.user, _int(request.path_params["token_id"])
     )
     return RedirectResponse("/newsroom/tokens", status_code=303)
+
+
+async def account_page(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return to_login(request)
+    saved = request.query_params.get("saved") == "password"
+    return page(request, "account.html", session, saved=saved, error=None)
+
+
+async def change_password(request: Request) -> Response:
+    session = await signed_in(request)
+    form = await read_form(request, session)
+    newsroom = services(request).newsroom
+    try:
+        await newsroom.change_own_password(
+            session.user, text(form, "current_password"), text(form, "new_password")
+        )
+    except Invalid as exc:
+        response = page(request, "account.html", session, saved=False, error=exc.message)
+        response.status_code = 422
+        return response
+    # Every session of the user ended with the old password; this browser gets a new one.
+    session_id, _ = await newsroom.start_session(session.user)
+    response = RedirectResponse("/newsroom/account?saved=password", status_code=303)
+    set_session_cookie(request, response, session_id)
+    return response
+
+
+async def reset_password(request: Request) -> Response:
+    session = await signed_in(request)
+    form = await read_form(request, session)
+    user_id = _int(request.path_params["user_id"])
+    await services(request).newsroom.set_password(session.user, user_id, text(form, "password"))
+    return RedirectResponse("/newsroom/users", status_code=303)
+
+
+async def set_active(request: Request) -> Response:
+    session = await signed_in(request)
+    form = await read_form(request, session)
+    user_id = _int(request.path_params["user_id"])
+    active = text(form, "active") == "true"
+    await services(request).newsroom.set_active(session.user, user_id, active)
+    return RedirectResponse("/newsroom/users", status_code=303)
 
 
 async def users_page(request: Request) -> Response:
@@ -101,6 +145,10 @@ routes = [
     Route("/newsroom/tokens", tokens_page, methods=["GET"]),
     Route("/newsroom/tokens", create_token, methods=["POST"]),
     Route("/newsroom/tokens/{token_id}/revoke", revoke_token, methods=["POST"]),
+    Route("/newsroom/account", account_page, methods=["GET"]),
+    Route("/newsroom/account/password", change_password, methods=["POST"]),
+    Route("/newsroom/users/{user_id}/password", reset_password, methods=["POST"]),
+    Route("/newsroom/users/{user_id}/active", set_active, methods=["POST"]),
     Route("/newsroom/users", users_page, methods=["GET"]),
     Route("/newsroom/users", create_user, methods=["POST"]),
     Route("/newsroom/users/{user_id}/role", set_role, methods=["POST"]),
