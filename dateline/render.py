@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import html
+import re
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
 
 from dateline.errors import Invalid
 
@@ -33,8 +37,20 @@ _markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typograph
 _markdown.enable("table").enable("strikethrough")
 
 
+# Pictures in a post's text come from Dateline's own media store only (uploaded, checked and
+# stripped of metadata; readers' browsers ask no third party for them).
+_OWN_MEDIA = re.compile(r"^/media/[0-9a-f]{32}\.(jpg|png|webp)$")
+
+
+def _own_images_only(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src" and not _OWN_MEDIA.fullmatch(value):
+        return None
+    return value
+
+
 def sanitise(html: str) -> str:
-    """Keep only harmless markup; links get rel="noopener noreferrer nofollow"."""
+    """Keep only harmless markup; links get rel="noopener noreferrer nofollow"; an image from
+    anywhere but this server's media loses its source."""
     return nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -42,7 +58,21 @@ def sanitise(html: str) -> str:
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_own_images_only,
     )
+
+
+def _image(renderer: Any, tokens: Any, index: int, options: Any, env: Any) -> str:
+    """A Markdown image from elsewhere is shown as a link to it, with its text."""
+    token = tokens[index]
+    src = str(token.attrGet("src") or "")
+    if _OWN_MEDIA.fullmatch(src):
+        return str(RendererHTML.image(renderer, tokens, index, options, env))
+    text = html.escape(token.content or src)
+    return f'<a href="{html.escape(src, quote=True)}">{text}</a>' if src else text
+
+
+_markdown.add_render_rule("image", _image)
 
 
 def markdown_to_html(source: str) -> str:

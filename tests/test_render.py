@@ -114,3 +114,15 @@ def test_bylines_and_contributor_lines_read_like_the_seed() -> None:
         render.contributors_text(["Svitlana Vlasova", "Tim Lister"], "CNN")
         == "CNN's Svitlana Vlasova and Tim Lister contributed reporting to this post."
     )
+
+
+def test_pictures_in_the_text_come_from_this_servers_media_only() -> None:
+    # Readers' browsers never ask a third party for a picture written into a post's text; a
+    # picture from elsewhere becomes a link to it.
+    assert render.markdown_to_html("![a pic](http://tracker.example/x.png)") == (
+        '<p><a href="http://tracker.example/x.png" rel="noopener noreferrer nofollow">a pic</a></p>'
+    )
+    own = "/media/0123456789abcdef0123456789abcdef.jpg"
+    assert f'<img src="{own}" alt="ours">' in render.markdown_to_html(f"![ours]({own})")
+    raw = render.markdown_to_html('<img src="https://tracker.example/x.png" alt="x">')
+    assert "tracker.example" not in raw
