@@ -80,8 +80,9 @@ def markdown_to_html(source: str) -> str:
 
 
 def plain_text(source: str) -> str:
-    """The words of a Markdown body without markup, for feeds and structured data."""
-    return nh3.clean(_markdown.render(source), tags=set()).strip()
+    """The words of a Markdown body without markup, for feeds, excerpts and structured data (as
+    text: `&nbsp;` is a space here, and whoever shows it escapes it)."""
+    return html.unescape(nh3.clean(_markdown.render(source), tags=set())).strip()
 
 
 # AP style writes the Americas' zones without the standard/daylight letter: "ET", not "EDT".
@@ -163,9 +164,10 @@ def join_names(names: list[str]) -> str:
 
 
 def possessive(organisation: str) -> str:
+    """ "CNN’s", with the typographic apostrophe, always (the seed mixes both forms)."""
     if not organisation:
         return ""
-    return organisation + ("'" if organisation.endswith("s") else "'s")
+    return organisation + ("’" if organisation.endswith("s") else "’s")
 
 
 def byline_text(names: list[str], location: str | None, organisation: str) -> str:

@@ -92,3 +92,33 @@ async def test_the_atom_feed_has_an_entry_per_post_and_follows_edits(seeded: Run
         edited = feedparser.parse((await c.get(f"/{SLUG}/feed.atom")).content).entries[0]
     assert edited.id == newest.id and edited.updated > newest.updated
     assert "Corrected." in edited.content[0].value
+
+
+async def test_structured_data_is_clean_text_credited_right_and_covers_the_latest_fifty(
+    seeded: Running,
+) -> None:
+    async with seeded.client(seeded.token) as c:
+        unsigned = await c.post(
+            f"/api/v1/blogs/{SLUG}/posts",
+            json={"headline": "Unsigned", "body": "A&nbsp;space and\nlines.", "byline": {}},
+        )
+        assert unsigned.status_code == 201
+        for i in range(55):
+            await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": f"More {i}"})
+        second = (await c.get(f"/{SLUG}?sort=oldest")).text
+    (blog,) = extruct.extract(second, syntaxes=["json-ld"])["json-ld"]
+    updates = blog["liveBlogUpdate"]
+    assert len(updates) == 50 and updates[0]["headline"] == "More 54"  # the latest, any page
+    for update in updates:
+        assert "&nbsp;" not in update["articleBody"] and "&amp;" not in update["articleBody"]
+    async with seeded.client() as c:
+        page = (await c.get(f"/{SLUG}")).text
+        html = (await c.get(unsigned.json()["url"])).text
+    (item,) = extruct.extract(html, syntaxes=["json-ld"])["json-ld"]
+    assert item["articleBody"] == "A\xa0space and\nlines."
+    assert item["author"] == {"@type": "Organization", "name": "CNN"}  # not all six authors
+    og = dict(extruct.extract(page, syntaxes=["opengraph"])["opengraph"][0]["properties"])
+    assert og["og:site_name"] == "CNN"
+    assert "\n" not in og["og:description"]
+    seed_updates = extruct.extract(page, syntaxes=["json-ld"])["json-ld"][0]["liveBlogUpdate"]
+    assert all("&nbsp;" not in u["articleBody"] for u in seed_updates)

@@ -105,15 +105,17 @@ def test_unknown_time_zones_name_a_fix() -> None:
 
 
 def test_bylines_and_contributor_lines_read_like_the_seed() -> None:
+    # The typographic apostrophe, always: the seed mixes "CNN’s" and "CNN's".
     assert (
-        render.byline_text(["Maria Kostenko"], "Kyiv", "CNN") == "From CNN's Maria Kostenko in Kyiv"
+        render.byline_text(["Maria Kostenko"], "Kyiv", "CNN") == "From CNN’s Maria Kostenko in Kyiv"
     )
-    assert render.byline_text(["A", "B", "C"], None, "CNN") == "From CNN's A, B and C"
+    assert render.byline_text(["A", "B", "C"], None, "CNN") == "From CNN’s A, B and C"
     assert render.byline_text([], "Kyiv", "CNN") == ""
     assert (
         render.contributors_text(["Svitlana Vlasova", "Tim Lister"], "CNN")
-        == "CNN's Svitlana Vlasova and Tim Lister contributed reporting to this post."
+        == "CNN’s Svitlana Vlasova and Tim Lister contributed reporting to this post."
     )
+    assert render.possessive("Reuters") == "Reuters’"
 
 
 def test_pictures_in_the_text_come_from_this_servers_media_only() -> None:

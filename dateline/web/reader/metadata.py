@@ -16,7 +16,7 @@ def _person_list(names: list[str]) -> list[dict[str, str]]:
 
 def blog_posting(post: dict[str, Any], blog: Blog, origin: str) -> dict[str, Any]:
     """One post as a schema.org BlogPosting (`post` is the contract's post JSON)."""
-    names = [p["name"] for p in post["byline"]["people"]] or [a.name for a in blog.authors]
+    names = [p["name"] for p in post["byline"]["people"]]
     item: dict[str, Any] = {
         "@type": "BlogPosting",
         "headline": post["headline"] or blog.title,
@@ -24,7 +24,8 @@ def blog_posting(post: dict[str, Any], blog: Blog, origin: str) -> dict[str, Any
         "dateModified": post["updated_at"],
         "articleBody": render.plain_text(post["body"]),
         "url": origin + post["url"],
-        "author": _person_list(names),
+        # A post without a byline is the organisation's, not every author's of the blog.
+        "author": _person_list(names) if names else _publisher(blog),
     }
     images = [m for m in post["media"] if m.get("url")]
     if images:
@@ -34,7 +35,24 @@ def blog_posting(post: dict[str, Any], blog: Blog, origin: str) -> dict[str, Any
     return item
 
 
+def _publisher(blog: Blog) -> dict[str, str] | list[dict[str, str]]:
+    if blog.organisation:
+        return {"@type": "Organization", "name": blog.organisation}
+    return _person_list([a.name for a in blog.authors])
+
+
+def first_image(posts: list[dict[str, Any]], origin: str) -> str | None:
+    """The newest post's picture with an address, as the blog's own image."""
+    for post in posts:
+        for m in post.get("media") or ():
+            if m.get("url"):
+                return str(m["url"]) if m["url"].startswith("http") else origin + m["url"]
+    return None
+
+
 def live_blog_posting(blog: Blog, posts: list[dict[str, Any]], origin: str) -> dict[str, Any]:
+    """The blog as schema.org's LiveBlogPosting, with `posts` (its latest 50, newest first) as
+    its updates."""
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "LiveBlogPosting",
@@ -47,6 +65,9 @@ def live_blog_posting(blog: Blog, posts: list[dict[str, Any]], origin: str) -> d
         "author": _person_list([a.name for a in blog.authors]),
         "liveBlogUpdate": [blog_posting(p, blog, origin) for p in posts],
     }
+    image = first_image(posts, origin)
+    if image:
+        data["image"] = image
     if blog.organisation:
         data["publisher"] = {"@type": "Organization", "name": blog.organisation}
     if blog.status is BlogStatus.ENDED and blog.coverage_end:
@@ -59,10 +80,14 @@ def script_json(data: dict[str, Any]) -> str:
     return orjson.dumps(data).decode().replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def social(title: str, description: str, url: str, image: str | None = None) -> dict[str, str]:
+def social(
+    title: str, description: str, url: str, image: str | None = None, site: str = "Dateline"
+) -> dict[str, str]:
     """Open Graph and Twitter card fields, rendered by _meta.html."""
+    description = " ".join(description.split())  # one line: no raw newlines in a meta tag
     meta = {
         "og:type": "article",
+        "og:site_name": site,
         "og:title": title,
         "og:description": description[:300],
         "og:url": url,

@@ -79,6 +79,13 @@ async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None
     origin = _origin(request)
     description = render.plain_text(blog.summary) if blog.summary else _first_words(views, blog)
     flagged = [post_view(post_json(p), blog) for p in await state.store.flagged_posts(blog)]
+    # Search engines get the latest 50 posts as the blog's updates, whichever page this is.
+    latest = views
+    if cursor or not newest_first or len(views) < min(50, blog.post_count):
+        latest = [post_json(p) for p in (await state.store.list_posts(blog, limit=50))[0]]
+    site = blog.organisation or "Dateline"
+    blog_url = origin + urls.blog_path(blog.slug)
+    image = metadata.first_image(latest, origin)
     query = {} if newest_first else {"sort": "oldest"}
     next_url = urls.blog_path(blog.slug, **query, cursor=next_cursor) if next_cursor else None
     return _html(
@@ -87,8 +94,8 @@ async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None
         b=blog_view(blog),
         posts=[post_view(p, blog) for p in views],
         canonical=origin + urls.blog_path(blog.slug),
-        social=metadata.social(blog.title, description, origin + urls.blog_path(blog.slug)),
-        jsonld=metadata.script_json(metadata.live_blog_posting(blog, views, origin)),
+        social=metadata.social(blog.title, description, blog_url, image, site),
+        jsonld=metadata.script_json(metadata.live_blog_posting(blog, latest[:50], origin)),
         pinned=[p for p in flagged if p["pinned"]],
         key_events=[p for p in flagged if p["key_event"]],
         newest_first=newest_first,
@@ -130,7 +137,11 @@ def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
         p=post_view(data, blog),
         canonical=url,
         social=metadata.social(
-            data["headline"] or blog.title, render.plain_text(post.body) or blog.title, url, image
+            data["headline"] or blog.title,
+            render.plain_text(post.body) or blog.title,
+            url,
+            image,
+            blog.organisation or "Dateline",
         ),
         jsonld=metadata.script_json(posting),
     )
