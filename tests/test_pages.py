@@ -110,9 +110,12 @@ async def test_edits_show_updated_with_the_correction_note(seeded: Running) -> N
         )
         html = (await c.get(posts[0]["url"])).text
     assert "US announces $350 million more" in html
+    # A March 2023 post edited today: the note says which day, not only the time.
     assert re.search(
-        r"Updated <time[^>]+>\d+:\d\d [ap]\.m\. ET</time>: .*Headline clarified\.", html
-    )
+        r"Updated <time[^>]+>\d+:\d\d [ap]\.m\. E[ST]?T?, \w+ \d+, 20\d\d</time>: "
+        r".*Headline clarified\.",
+        html,
+    ), re.search(r"Updated.{0,200}", html)
 
 
 async def test_static_files_with_a_hash_are_cached_for_a_year(seeded: Running) -> None:
@@ -181,3 +184,46 @@ async def test_every_answer_carries_the_browsers_defences(seeded: Running) -> No
                     assert "script-src 'self';" in policy, path
                 assert r.headers["x-content-type-options"] == "nosniff", path
                 assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", path
+
+
+async def test_tags_are_shown_and_filter_the_page_the_api_and_the_feed(seeded: Running) -> None:
+    async with seeded.client(seeded.token) as c:
+        for headline, tags in (("Drone strike", ["Kyiv", "War"]), ("Summit ends", ["Diplomacy"])):
+            r = await c.post(
+                f"/api/v1/blogs/{SLUG}/posts", json={"headline": headline, "tags": tags}
+            )
+            assert r.status_code == 201
+    async with seeded.client() as c:
+        page = (await c.get(f"/{SLUG}")).text
+        assert '<a href="/xi-putin-moscow?tag=Kyiv" rel="tag">Kyiv</a>' in page
+        tagged = (await c.get(f"/{SLUG}", params={"tag": "Kyiv"})).text
+        assert tagged.count("<article") == 1 and "Drone strike" in tagged
+        assert 'data-tag="Kyiv"' in tagged and "Posts tagged <strong>Kyiv</strong>" in tagged
+        api = (await c.get(f"/api/v1/blogs/{SLUG}/posts", params={"tag": "Diplomacy"})).json()
+        assert [p["headline"] for p in api["posts"]] == ["Summit ends"]
+        feed = (await c.get(f"/{SLUG}/feed.atom", params={"tag": "War"})).text
+        assert feed.count("<entry>") == 1 and "Drone strike" in feed
+        assert (await c.get(f"/{SLUG}", params={"tag": "x" * 51})).status_code == 400
+        nothing = (await c.get(f"/{SLUG}", params={"tag": "Nowhere"})).text
+        assert "No posts yet." in nothing
+
+
+async def test_every_answer_names_vary_once_and_the_site_has_an_icon(seeded: Running) -> None:
+    async with seeded.client() as c:
+        paths = [f"/{SLUG}", f"/{SLUG}/feed.atom", f"/api/v1/blogs/{SLUG}", "/", "/healthz",
+                 f"/api/v1/blogs/{SLUG}/events?after=8", f"/{SLUG}/embed"]  # fmt: skip
+        for path in paths:
+            for encoding in ("identity", "gzip", "br"):
+                for _ in range(2):  # rendered, then from the cache
+                    r = await c.get(path, headers={"Accept-Encoding": encoding})
+                    assert len(r.headers.get_list("vary")) <= 1, (path, encoding, r.headers)
+        icon = await c.get("/favicon.ico")
+        assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+        assert '<link rel="icon"' in (await c.get(f"/{SLUG}")).text
+
+
+async def test_the_index_says_which_coverage_has_ended(seeded: Running) -> None:
+    async with seeded.client(seeded.token) as c:
+        assert "Live</span>" in (await c.get("/")).text
+        await c.patch(f"/api/v1/blogs/{SLUG}", json={"status": "ended"})
+        assert "Coverage ended" in (await c.get("/")).text

@@ -12,8 +12,10 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dateline.errors import NotFound
@@ -189,8 +191,10 @@ class PostRows(BlogRows):
         limit: int = 20,
         after: Keyset | None = None,
         statuses: Sequence[PostStatus] = (PostStatus.PUBLISHED,),
+        tag: str | None = None,
     ) -> tuple[list[Post], Keyset | None]:
-        """One page of posts in published-time order, and where the next page starts."""
+        """One page of posts in published-time order (only those tagged `tag`, if given), and
+        where the next page starts."""
         c = t.posts.c
         # Published posts always have a published_at (and the timeline index covers it);
         # drafts are listed by when they were written.
@@ -201,6 +205,8 @@ class PostRows(BlogRows):
         query = sa.select(t.posts).where(
             c.blog_id == blog.id, c.status.in_([s.value for s in statuses])
         )
+        if tag is not None:
+            query = query.where(self._tagged(tag))
         if after is not None:
             when, public_id = after
             if newest_first:
@@ -225,6 +231,13 @@ class PostRows(BlogRows):
             assert last_when is not None
             following = (last_when, last.id)
         return found, following
+
+    def _tagged(self, tag: str) -> Any:
+        """Posts whose tags (a JSON array) hold `tag`, in each engine's own JSON idiom."""
+        if self.engines.dialect == "postgresql":
+            return sa.cast(t.posts.c.tags, JSONB).contains([tag])
+        each = sa.func.json_each(t.posts.c.tags).table_valued("value")
+        return sa.exists(sa.select(1).select_from(each).where(each.c.value == tag))
 
     async def flagged_posts(self, blog: Blog, *, limit: int = 50) -> list[Post]:
         """Published posts that are pinned or key events, newest first (the page's top boxes)."""

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -63,6 +63,15 @@ class HashedStatic(StaticFiles):
         if response.status_code == 200 and b"v=" in scope.get("query_string", b""):
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask every site for /favicon.ico, whatever the page links."""
+    return FileResponse(
+        STATIC / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 def make_templates() -> Environment:
@@ -158,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/media", uploads.upload, methods=["POST"]),
         Route("/api/v1/blogs/{slug}/events", events_delta),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
+        Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),
         *console.routes,
         Route("/{slug}", pages.blog_page),

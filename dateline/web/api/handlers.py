@@ -16,6 +16,7 @@ from dateline.newsroom.shapes import (
 from dateline.web.auth import optional_user, require_user
 from dateline.web.cache import cached
 from dateline.web.reader.access import readable_blog
+from dateline.web.reader.views import tag_param
 from dateline.web.responses import JSONResponse, read_json
 from dateline.web.services import services
 
@@ -63,16 +64,17 @@ async def list_posts(request: Request) -> Response:
     limit = _limit(request, state.settings.page_size)
     cursor = request.query_params.get("cursor") or None
     after = decode_cursor(cursor)  # refuse a bad cursor before anything is cached
+    tag = tag_param(request)
 
     async def body() -> bytes:
         posts, following = await state.store.list_posts(
-            blog, newest_first=sort == "newest", limit=limit, after=after
+            blog, newest_first=sort == "newest", limit=limit, after=after, tag=tag
         )
         return orjson.dumps(
             {"posts": [post_json(p) for p in posts], "next_cursor": encode_cursor(following)}
         )
 
-    key = ("api-posts", sort, str(limit), cursor or "")
+    key = ("api-posts", sort, str(limit), cursor or "", tag or "")
     return await cached(request, blog, key, body, JSON, shared=shared)
 
 

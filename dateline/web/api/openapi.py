@@ -160,6 +160,9 @@ _AFTER = _query(
     {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
     "the last seq the caller has (or the Last-Event-ID header)",
 )
+_TAG = _query(
+    "tag", {"type": "string", "minLength": 1, "maxLength": 50}, "only posts with this tag"
+)
 _EVENTS_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "events")
 
 
@@ -278,7 +281,7 @@ def spec() -> dict[str, Any]:
             "/api/v1/blogs/{slug}/posts": {
                 "parameters": [_SLUG],
                 "get": _op("Published posts, a page at a time", 200, "PostList",
-                           errors=(400, 404), query=[_SORT, _LIMIT, _CURSOR]),
+                           errors=(400, 404), query=[_SORT, _LIMIT, _CURSOR, _TAG]),
                 "post": _op("Write a post", 201, "Post", body="PostCreate", auth=True,
                             errors=_WRITE_ERRORS),
             },

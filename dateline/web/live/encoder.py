@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 import orjson
 from jinja2 import Environment
 
+from dateline import render
 from dateline.hub import Frame
 from dateline.model import Blog, Event
 from dateline.newsroom.shapes import event_json
@@ -47,6 +49,9 @@ class EventEncoder:
         return (await self.encode(event))[1]
 
     def _with_html(self, data: dict[str, Any], blog: Blog) -> dict[str, Any]:
+        # The event's time as the page writes it, in the blog's zone at that moment (the zone's
+        # abbreviation changes with daylight saving: the page cannot reuse the one it loaded).
+        data["at_ap"] = render.ap_datetime(datetime.fromisoformat(data["at"]), blog.timezone)
         post = data.get("post")
         if post and post.get("status") == "published":
             data["html"] = self._fragment.render(p=post_view(post, blog)).strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -16,7 +17,7 @@ from dateline.newsroom.shapes import decode_cursor, encode_cursor, post_json
 from dateline.web.cache import cached
 from dateline.web.reader import metadata
 from dateline.web.reader.access import readable_blog
-from dateline.web.reader.views import blog_view, post_view
+from dateline.web.reader.views import blog_view, post_view, tag_param
 from dateline.web.services import services
 
 HTML = "text/html; charset=utf-8"
@@ -58,14 +59,18 @@ async def blog_page(request: Request) -> Response:
     cursor = request.query_params.get("cursor") or None
     if cursor:
         decode_cursor(cursor)  # a bad cursor is the reader's error, not a page to cache
+    tag = tag_param(request)
 
     async def page() -> bytes:
-        return await _blog_page(request, blog, sort, cursor)
+        return await _blog_page(request, blog, sort, cursor, tag)
 
-    return await _cached(request, blog, ("page", sort, cursor or ""), page, shared=shared)
+    key = ("page", sort, cursor or "", tag or "")
+    return await _cached(request, blog, key, page, shared=shared)
 
 
-async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None) -> bytes:
+async def _blog_page(
+    request: Request, blog: Blog, sort: str, cursor: str | None, tag: str | None
+) -> bytes:
     state = services(request)
     newest_first = sort == "newest"
     posts, following = await state.store.list_posts(
@@ -73,6 +78,7 @@ async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None
         newest_first=newest_first,
         limit=state.settings.page_size,
         after=decode_cursor(cursor),
+        tag=tag,
     )
     next_cursor = encode_cursor(following)
     views = [post_json(p) for p in posts]
@@ -87,20 +93,25 @@ async def _blog_page(request: Request, blog: Blog, sort: str, cursor: str | None
     blog_url = origin + urls.blog_path(blog.slug)
     image = metadata.first_image(latest, origin)
     query = {} if newest_first else {"sort": "oldest"}
+    if tag:
+        query["tag"] = tag
     next_url = urls.blog_path(blog.slug, **query, cursor=next_cursor) if next_cursor else None
+    filtered = {"tag": tag} if tag else {}
     return _html(
         request,
         "blog.html",
         b=blog_view(blog),
         posts=[post_view(p, blog) for p in views],
-        canonical=origin + urls.blog_path(blog.slug),
+        canonical=origin + urls.blog_path(blog.slug, **filtered),
         social=metadata.social(blog.title, description, blog_url, image, site),
         jsonld=metadata.script_json(metadata.live_blog_posting(blog, latest[:50], origin)),
         pinned=[p for p in flagged if p["pinned"]],
         key_events=[p for p in flagged if p["key_event"]],
         newest_first=newest_first,
-        newest_url=urls.blog_path(blog.slug),
-        oldest_url=urls.blog_path(blog.slug, sort="oldest"),
+        newest_url=urls.blog_path(blog.slug, **filtered),
+        oldest_url=urls.blog_path(blog.slug, sort="oldest", **filtered),
+        tag=tag,
+        all_url=urls.blog_path(blog.slug),
         next_url=next_url,
         # Live updates belong to the first page; later pages are history.
         live=not cursor,
@@ -168,17 +179,18 @@ async def embed(request: Request) -> Response:
 async def feed(request: Request) -> Response:
     """Atom (RFC 4287): the newest posts; an edited post's entry carries its new <updated>."""
     blog, shared = await readable_blog(request)
+    tag = tag_param(request)
 
     async def page() -> bytes:
-        return await _feed(request, blog)
+        return await _feed(request, blog, tag)
 
     atom = "application/atom+xml; charset=utf-8"
-    return await _cached(request, blog, ("feed",), page, atom, shared=shared)
+    return await _cached(request, blog, ("feed", tag or ""), page, atom, shared=shared)
 
 
-async def _feed(request: Request, blog: Blog) -> bytes:
+async def _feed(request: Request, blog: Blog, tag: str | None) -> bytes:
     state = services(request)
-    posts, _ = await state.store.list_posts(blog, limit=50)
+    posts, _ = await state.store.list_posts(blog, limit=50, tag=tag)
     origin = _origin(request)
     template = state.templates.get_template("_post.html")
     entries = []
@@ -191,12 +203,16 @@ async def _feed(request: Request, blog: Blog) -> bytes:
     b["summary_text"] = render.plain_text(blog.summary) if blog.summary else ""
     b["author_names"] = [a.name for a in blog.authors]
     b["organisation"] = blog.organisation
+    if tag:
+        b["title"] = f"{blog.title}: {tag}"
+    filtered = {"tag": tag} if tag else {}
+    feed_url = origin + urls.feed_path(blog.slug) + (f"?{urlencode(filtered)}" if tag else "")
     xml = state.templates.get_template("feed.xml").render(
         b=b,
         posts=entries,
         origin=origin,
-        blog_url=origin + urls.blog_path(blog.slug),
-        feed_url=origin + urls.feed_path(blog.slug),
+        blog_url=origin + urls.blog_path(blog.slug, **filtered),
+        feed_url=feed_url,
     )
     return str(xml).encode()
 

@@ -8,13 +8,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from starlette.requests import Request
+
 from dateline import render
+from dateline.errors import BadRequest
 from dateline.model import Blog
 from dateline.newsroom import urls
 
 
 def _parse(moment: str | None) -> datetime | None:
     return datetime.fromisoformat(moment) if moment else None
+
+
+def _updated(published: datetime | None, updated: datetime, tz: str) -> str:
+    if published is not None and render.ap_date(published, tz) == render.ap_date(updated, tz):
+        return render.ap_clock(updated, tz)
+    return render.ap_datetime(updated, tz)
 
 
 def post_view(post: dict[str, Any], blog: Blog) -> dict[str, Any]:
@@ -29,13 +38,28 @@ def post_view(post: dict[str, Any], blog: Blog) -> dict[str, Any]:
         "published_iso": post.get("published_at"),
         "published_ap": render.ap_datetime(published, tz) if published else "",
         "updated_iso": post.get("updated_at"),
-        "updated_ap": render.ap_clock(updated, tz) if updated and edited else "",
+        # "Updated 3:28 p.m. ET" on the post's own day, with the date on any other.
+        "updated_ap": _updated(published, updated, tz) if updated and edited else "",
         "byline_text": render.byline_text(names, post["byline"]["location"], org),
         "contributors_text": (
             render.contributors_text(post["contributors"], org) if post["contributors"] else ""
         ),
         "dom_id": "post-" + post["id"],
+        "tag_links": [
+            {"name": tag, "url": urls.blog_path(blog.slug, tag=tag)}
+            for tag in post.get("tags") or ()
+        ],
     }
+
+
+def tag_param(request: Request) -> str | None:
+    """The `?tag=` a reader filters by, if any (a tag is at most 50 characters of text)."""
+    tag = request.query_params.get("tag")
+    if tag is None:
+        return None
+    if not 1 <= len(tag) <= 50 or any(ord(ch) < 32 for ch in tag):
+        raise BadRequest("tag must be 1 to 50 characters of text", field="tag")
+    return tag
 
 
 def blog_view(blog: Blog) -> dict[str, Any]:

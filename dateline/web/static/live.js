@@ -34,7 +34,7 @@ function start(stream) {
     apply(event, state, { stream, button, announcer, count });
     if (updated && event.at) {
       updated.dateTime = event.at;
-      updated.textContent = apTime(new Date(event.at), updated, stream.dataset.timezone);
+      updated.textContent = event.at_ap ?? updated.textContent;
     }
   };
   connect(stream, state, status, onEvent);
@@ -103,11 +103,16 @@ function connect(stream, state, status, onEvent) {
 function apply(event, state, ui) {
   const existing = event.post_id ? document.getElementById(`post-${event.post_id}`) : null;
   if (event.post) updateTopBoxes(event);
+  // A page filtered by a tag (?tag=) shows only the posts that carry it, live too.
+  const tag = ui.stream.dataset.tag;
+  const wanted = !tag || (event.post?.tags ?? []).includes(tag);
   switch (event.type) {
     case "post.published": {
       const article = fromHTML(event.html);
       if (!article || existing) return;
       adjustCount(ui.count, +1);
+      if (!wanted) return;
+      ui.stream.querySelector(".stream__empty")?.remove();
       if (!state.newestFirst) {
         if (!document.querySelector(".load-more")) ui.stream.append(article);
         return;
@@ -121,7 +126,7 @@ function apply(event, state, ui) {
         ui.button.hidden = false;
         ui.button.textContent = n === 1 ? "1 new post" : `${n} new posts`;
       }
-      announce(ui.announcer, state.pending.length || 1);
+      announce(ui.announcer, state.pending.length || 1, event.post?.headline);
       refreshTimes();
       return;
     }
@@ -131,7 +136,8 @@ function apply(event, state, ui) {
     case "post.key_event":
     case "post.key_event_cleared": {
       const article = fromHTML(event.html);
-      if (existing && article) existing.replaceWith(article);
+      if (existing && !wanted) existing.remove(); // its tag was taken off
+      else if (existing && article) existing.replaceWith(article);
       const held = state.pending.findIndex((a) => a.id === `post-${event.post_id}`);
       if (held >= 0 && article) state.pending[held] = article;
       refreshTimes();
@@ -251,8 +257,11 @@ function adjustCount(el, delta) {
   el.textContent = n === 1 ? "1 Post" : `${n} Posts`;
 }
 
-function announce(el, n) {
-  if (el) el.textContent = n === 1 ? "1 new post" : `${n} new posts`;
+// What a screen reader says: the new post's headline, and how many are waiting.
+function announce(el, n, headline) {
+  if (!el) return;
+  const what = headline ? `New post: ${headline}` : "New post";
+  el.textContent = n <= 1 ? what : `${what}. ${n} new posts in all`;
 }
 
 function setStatus(el, text) {
@@ -285,16 +294,4 @@ function relative(age) {
   if (minutes < 60) return `${minutes} min ago`;
   const hours = Math.floor(minutes / 60);
   return hours === 1 ? "1 hr ago" : `${hours} hrs ago`;
-}
-
-function apTime(date, el, timeZone) {
-  // "12:03 a.m. ET, March 21, 2023" in the blog's zone, keeping the server's zone label.
-  const zone = (el.textContent.match(/ ([A-Z][A-Z+\-0-9:]*),/) || [, ""])[1];
-  const format = new Intl.DateTimeFormat("en-US", {
-    timeZone, hour: "numeric", minute: "2-digit", hour12: true,
-    month: "long", day: "numeric", year: "numeric",
-  });
-  const p = Object.fromEntries(format.formatToParts(date).map((x) => [x.type, x.value]));
-  const meridiem = p.dayPeriod === "AM" ? "a.m." : "p.m.";
-  return `${p.hour}:${p.minute} ${meridiem}${zone ? " " + zone : ""}, ${p.month} ${p.day}, ${p.year}`;
 }
