@@ -227,3 +227,18 @@ async def test_the_index_says_which_coverage_has_ended(seeded: Running) -> None:
         assert "Live</span>" in (await c.get("/")).text
         await c.patch(f"/api/v1/blogs/{SLUG}", json={"status": "ended"})
         assert "Coverage ended" in (await c.get("/")).text
+
+
+async def test_the_embed_takes_its_options_from_the_snippet(seeded: Running) -> None:
+    async with seeded.client(seeded.token) as c:
+        snippet = (await c.get(f"/api/v1/blogs/{SLUG}")).json()["embed_html"]
+        assert "/embed?posts=10&amp;layout=full&amp;pinned=1&amp;key_events=0" in snippet
+        posts = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=1")).json()["posts"]
+        await c.patch(f"/api/v1/blogs/{SLUG}/posts/{posts[0]['id']}", json={"key_event": True})
+        three = (await c.get(f"/{SLUG}/embed", params={"posts": 3, "layout": "compact"})).text
+        assert three.count('<article class="post') == 3 and "embed--compact" in three
+        assert 'id="key-events"' not in three and 'data-max="3"' in three
+        boxes = (await c.get(f"/{SLUG}/embed", params={"key_events": 1, "pinned": 0})).text
+        assert 'id="key-events"' in boxes and 'id="pinned"' not in boxes
+        for bad in ({"posts": 0}, {"posts": "many"}, {"layout": "tiny"}, {"pinned": "yes"}):
+            assert (await c.get(f"/{SLUG}/embed", params=bad)).status_code == 400

@@ -16,7 +16,7 @@ from dateline.newsroom.shapes import (
 from dateline.web.auth import optional_user, require_user
 from dateline.web.cache import cached
 from dateline.web.reader.access import readable_blog
-from dateline.web.reader.views import tag_param
+from dateline.web.reader.views import embed_snippet, tag_param
 from dateline.web.responses import JSONResponse, read_json
 from dateline.web.services import services
 
@@ -45,14 +45,6 @@ async def get_blog(request: Request) -> Response:
         return orjson.dumps({**blog_json(blog), "embed_html": embed_snippet(origin, blog.slug)})
 
     return await cached(request, blog, ("api-blog",), body, JSON, shared=shared)
-
-
-def embed_snippet(origin: str, slug: str) -> str:
-    return (
-        f'<iframe src="{origin}/{slug}/embed" data-dateline-embed title="Live coverage" '
-        'style="width:100%;border:0;min-height:600px" loading="lazy"></iframe>\n'
-        f'<script async src="{origin}/static/embed.js"></script>'
-    )
 
 
 async def list_posts(request: Request) -> Response:

@@ -21,7 +21,6 @@ from dateline.newsroom.cases import parse
 from dateline.newsroom.inputs import PostPatch
 from dateline.newsroom.permissions import Action
 from dateline.newsroom.shapes import post_json
-from dateline.web.api.handlers import embed_snippet
 from dateline.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -31,7 +30,7 @@ from dateline.web.auth import (
     set_session_cookie,
 )
 from dateline.web.console.base import NO_STORE, page, read_form, signed_in, text, to_login
-from dateline.web.reader.views import blog_view, post_view
+from dateline.web.reader.views import blog_view, embed_snippet, post_view
 from dateline.web.responses import JSONResponse, read_json
 from dateline.web.services import services
 

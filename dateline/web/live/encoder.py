@@ -52,6 +52,8 @@ class EventEncoder:
         # The event's time as the page writes it, in the blog's zone at that moment (the zone's
         # abbreviation changes with daylight saving: the page cannot reuse the one it loaded).
         data["at_ap"] = render.ap_datetime(datetime.fromisoformat(data["at"]), blog.timezone)
+        if data.get("blog") is not None:  # the page shows the summary as HTML
+            data["summary_html"] = render.markdown_to_html(blog.summary) if blog.summary else ""
         post = data.get("post")
         if post and post.get("status") == "published":
             data["html"] = self._fragment.render(p=post_view(post, blog)).strip()

@@ -158,22 +158,48 @@ def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
     )
 
 
+def _embed_options(request: Request) -> tuple[int, bool, bool, bool]:
+    """(posts shown, compact, the pinned post shown, key events shown) from the snippet's
+    query: `?posts=1..50&layout=full|compact&pinned=1|0&key_events=1|0`."""
+    q = request.query_params
+    posts = q.get("posts", "10")
+    if not posts.isdigit() or not 1 <= int(posts) <= 50:
+        raise BadRequest("posts must be a whole number from 1 to 50", field="posts")
+    layout = q.get("layout", "full")
+    if layout not in ("full", "compact"):
+        raise BadRequest("layout must be full or compact", field="layout")
+    flags = []
+    for name, default in (("pinned", "1"), ("key_events", "0")):
+        value = q.get(name, default)
+        if value not in ("0", "1"):
+            raise BadRequest(f"{name} must be 1 or 0", field=name)
+        flags.append(value == "1")
+    return int(posts), layout == "compact", flags[0], flags[1]
+
+
 async def embed(request: Request) -> Response:
     """A minimal live page for an iframe on another site (see docs/embedding.md)."""
     state = services(request)
     blog, shared = await readable_blog(request)
+    count, compact, pinned, key_events = _embed_options(request)
 
     async def page() -> bytes:
-        posts, _ = await state.store.list_posts(blog, limit=state.settings.page_size)
+        posts, _ = await state.store.list_posts(blog, limit=count)
+        flagged = [post_view(post_json(p), blog) for p in await state.store.flagged_posts(blog)]
         return _html(
             request,
             "embed.html",
             b=blog_view(blog),
             posts=[post_view(post_json(p), blog) for p in posts],
             canonical=_origin(request) + urls.blog_path(blog.slug),
+            max_posts=count,
+            compact=compact,
+            pinned=[p for p in flagged if p["pinned"]] if pinned else None,
+            key_events=[p for p in flagged if p["key_event"]] if key_events else None,
         )
 
-    return await _cached(request, blog, ("embed",), page, shared=shared)
+    key = ("embed", str(count), str(compact), str(pinned), str(key_events))
+    return await _cached(request, blog, key, page, shared=shared)
 
 
 async def feed(request: Request) -> Response:

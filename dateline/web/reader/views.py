@@ -86,3 +86,16 @@ def blog_view(blog: Blog) -> dict[str, Any]:
         "timezone": blog.timezone,
         "feed_url": urls.feed_path(blog.slug),
     }
+
+
+# The embed's options, as the snippet states them (docs/embedding.md).
+EMBED_OPTIONS = "posts=10&amp;layout=full&amp;pinned=1&amp;key_events=0"
+
+
+def embed_snippet(origin: str, slug: str) -> str:
+    """The copy-paste snippet for other sites (docs/embedding.md), with this server's address."""
+    return (
+        f'<iframe src="{origin}/{slug}/embed?{EMBED_OPTIONS}" data-dateline-embed '
+        'title="Live coverage" style="width:100%;border:0;min-height:600px" loading="lazy">'
+        f'</iframe>\n<script async src="{origin}/static/embed.js"></script>'
+    )

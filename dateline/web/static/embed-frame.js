@@ -7,3 +7,15 @@ const send = () =>
   );
 new ResizeObserver(send).observe(document.documentElement);
 send();
+
+// Links open outside the frame, in a new tab, never inside the host page's iframe.
+document.addEventListener(
+  "click",
+  (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link) return;
+    link.target = "_blank";
+    link.rel = "noopener";
+  },
+  true,
+);

@@ -38,6 +38,7 @@ function start(stream) {
     }
   };
   connect(stream, state, status, onEvent);
+  loadMore(stream);
   refreshTimes();
   setInterval(refreshTimes, MINUTE);
 }
@@ -153,6 +154,7 @@ function apply(event, state, ui) {
     case "blog.ended": {
       const title = document.querySelector(".blog-header__title a");
       if (title && event.blog) title.textContent = event.blog.title;
+      if (event.summary_html !== undefined) showSummary(event.summary_html);
       if (event.type === "blog.ended") {
         document.querySelector(".live-badge")?.remove();
         showEnded();
@@ -162,6 +164,49 @@ function apply(event, state, ui) {
       return;
     }
   }
+}
+
+// "What we covered", as the newsroom has just written it (sanitised HTML from the server).
+function showSummary(html) {
+  let section = document.querySelector(".summary");
+  if (!html) {
+    section?.remove();
+    return;
+  }
+  if (!section) {
+    section = document.createElement("section");
+    section.className = "summary";
+    section.setAttribute("aria-labelledby", "summary-title");
+    document.querySelector(".blog-header")?.after(section);
+  }
+  section.innerHTML = `<h2 id="summary-title">What we covered</h2>${html}`;
+}
+
+// "Load more" appends the next page in place: the stream stays live above it.
+function loadMore(stream) {
+  document.addEventListener("click", async (event) => {
+    const link = event.target.closest(".load-more a");
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey)
+      return;
+    event.preventDefault();
+    link.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(link.href);
+      if (!response.ok) throw new Error(String(response.status));
+      const next = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const article of next.querySelectorAll("#stream article")) {
+        if (!document.getElementById(article.id)) stream.append(document.adoptNode(article));
+      }
+      const more = next.querySelector(".load-more a");
+      if (more) link.href = more.getAttribute("href");
+      else link.closest(".load-more").remove();
+      refreshTimes();
+    } catch {
+      window.location.href = link.href; // the page without script does the same
+    } finally {
+      link.removeAttribute("aria-busy");
+    }
+  });
 }
 
 function showEnded() {
@@ -232,8 +277,9 @@ function atTop(stream) {
 
 function trim(stream) {
   const posts = stream.querySelectorAll("article");
-  if (posts.length <= MAX_POSTS) return;
-  for (const post of [...posts].slice(MAX_POSTS)) post.remove();
+  const most = Number(stream.dataset.max || MAX_POSTS); // the embed shows as many as it was asked
+  if (posts.length <= most) return;
+  for (const post of [...posts].slice(most)) post.remove();
   if (!document.querySelector(".load-more")) {
     const last = stream.querySelector("article:last-of-type");
     const more = document.createElement("p");
