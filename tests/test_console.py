@@ -271,3 +271,26 @@ async def test_admins_reset_passwords_and_deactivation_stops_sessions_and_tokens
         )
         assert r.status_code == 303
     assert await _login_attempt(seeded, email, "reset by the desk") == 303
+
+
+async def test_a_contributor_reading_a_published_post_is_told_what_applies(
+    seeded: Running,
+) -> None:
+    email = await make_person(seeded, "contributor", blogs=(SLUG,))
+    async with seeded.client(seeded.token) as editor:
+        posts = (await editor.get(f"/api/v1/blogs/{SLUG}/posts?limit=1")).json()["posts"]
+        await editor.post(
+            f"/api/v1/blogs/{SLUG}/posts",
+            json={"headline": "Draft", "body": "**Bold** and a [link](https://x.org).\n\n## Sub",
+                  "status": "submitted"},
+        )  # fmt: skip
+    async with seeded.client() as c:
+        await sign_in(c, email)
+        page = await c.get(f"/newsroom/blogs/{SLUG}/posts/{posts[0]['id']}")
+        assert page.status_code == 200
+        assert "you cannot change it: contributors can only edit their own posts" in page.text
+        assert "history of their own posts" not in page.text and 'id="compose"' not in page.text
+    async with seeded.client() as c:
+        await sign_in(c, await make_person(seeded, "editor", blogs=(SLUG,)))
+        lists = (await c.get(f"/newsroom/blogs/{SLUG}")).text
+        assert "Bold and a link. Sub" in lists and "**Bold**" not in lists

@@ -282,3 +282,17 @@ async def test_the_writer_is_the_byline_unless_another_is_given(seeded: Running)
             f"/api/v1/blogs/{SLUG}/posts/{post['id']}", json={"status": "published"}
         )
         assert r.status_code == 200 and r.json()["byline"]["people"] == [{"name": "A contributor"}]
+
+
+async def test_restoring_a_revision_with_an_image_brings_the_image_back(seeded: Running) -> None:
+    async with seeded.client(seeded.token) as c:
+        posts = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=20")).json()["posts"]
+        photo = next(p for p in posts if p["media"])
+        path = f"/api/v1/blogs/{SLUG}/posts/{photo['id']}"
+        r = await c.patch(path, json={"media": [], "headline": "Without the picture"})
+        assert r.status_code == 200 and r.json()["media"] == []
+        r = await c.patch(path, json={"restore_revision": 1})
+        assert r.status_code == 200, r.text
+        assert r.json()["media"] == photo["media"] and r.json()["headline"] == photo["headline"]
+        r = await c.patch(path, json={"restore_revision": 1, "headline": "And this"})
+        assert r.status_code == 422 and r.json()["error"]["field"] == "restore_revision"

@@ -42,7 +42,7 @@ async def test_a_new_post_appears_at_the_top_without_reload(seeded: Running, pag
     await expect(first).to_have_attribute("id", f"post-{post['id']}", timeout=2000)
     await expect(first.locator(".post__headline")).to_have_text("Breaking: talks resume")
     await expect(page.locator(".blog-header__count")).to_have_text("10 Posts")
-    await expect(page.locator("#live-announcer")).to_have_text("1 new post")
+    await expect(page.locator("#live-announcer")).to_have_text("New post: Breaking: talks resume")
     assert await page.evaluate("window.__marker") == "same page"  # no reload
 
 

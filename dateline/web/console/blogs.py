@@ -193,29 +193,45 @@ def _console_post(post: Post, blog: Blog) -> dict[str, Any]:
     view["publish_at_ap"] = (
         render.ap_datetime(post.publish_at, blog.timezone) if post.publish_at else ""
     )
+    view["excerpt"] = _excerpt(post.body)
     return view
+
+
+def _excerpt(markdown: str, size: int = 240) -> str:
+    """The start of a post's words as text (no `**` or `##`), for lists."""
+    words = " ".join(render.plain_text(markdown).split())
+    return words if len(words) <= size else words[: size - 1].rstrip() + "…"
 
 
 async def post_editor(request: Request) -> Response:
     session = await current_session(request)
     if session is None:
         return to_login(request)
+    user = session.user
     newsroom = services(request).newsroom
-    blog = await newsroom.open_blog(session.user, request.path_params["slug"])
-    post = await newsroom.read_post(session.user, blog.slug, request.path_params["post_id"])
-    revisions = await newsroom.revisions(session.user, blog.slug, post.id)
+    blog = await newsroom.open_blog(user, request.path_params["slug"])
+    post = await newsroom.read_post(user, blog.slug, request.path_params["post_id"])
+    member = await newsroom.member(user, blog)
+    # What this user may do to this post decides what the page offers: someone who may not
+    # edit it reads it, and is told why.
+    why_not = permissions.refusal(user, Action.EDIT_POST, blog=blog, member=member, post=post)
+    history = permissions.may(user, Action.SEE_HISTORY, blog=blog, member=member, post=post)
+    revisions = await newsroom.revisions(user, blog.slug, post.id) if history else []
     members = await newsroom.members(blog.slug)
-    member = await newsroom.member(session.user, blog)
     return page(
         request,
         "post.html",
         session,
         blog=blog_view(blog),
         post=_console_post(post, blog),
-        revisions=[{**r.to_json(), "at_ap": render.ap_datetime(r.created_at, blog.timezone)}
+        revisions=[{**r.to_json(), "at_ap": render.ap_datetime(r.created_at, blog.timezone),
+                    "excerpt": _excerpt(r.body, 400)}
                    for r in reversed(revisions)],
         people=sorted({a.name for a in blog.authors} | {m.name for m in members}),
-        can_publish=permissions.may(session.user, Action.PUBLISH, blog=blog, member=member),
+        can_publish=permissions.may(user, Action.PUBLISH, blog=blog, member=member),
+        can_edit=why_not is None,
+        read_only_reason=why_not,
+        can_delete=permissions.may(user, Action.DELETE_POST, blog=blog, member=member, post=post),
         reader_url=urls.post_path(blog.slug, post.id),
     )  # fmt: skip
 

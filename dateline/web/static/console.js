@@ -31,6 +31,7 @@ async function api(method, path, body, { form = false } = {}) {
   if (!response.ok) {
     const error = new Error(data?.error?.message ?? `the server answered ${response.status}`);
     error.status = response.status;
+    error.current = data?.error?.current; // a stale edit: the post as it now is
     throw error;
   }
   return data;
@@ -52,15 +53,38 @@ function offsetMinutes(date, timeZone) {
   return (asUTC - Math.floor(date.getTime() / 1000) * 1000) / 60000;
 }
 
-// "2026-11-25T14:30" on the blog's wall clock → an RFC 3339 UTC time.
-export function zonedToISO(local, timeZone) {
+// The instants a wall-clock time ("2026-11-25T14:30") names in the blog's zone: none in a
+// spring-forward gap, two in a fall-back hour, else one.
+export function zonedCandidates(local, timeZone) {
   const [day, clock] = local.split("T");
   const [y, mo, d] = day.split("-").map(Number);
   const [h, mi] = clock.split(":").map(Number);
   const wall = Date.UTC(y, mo - 1, d, h, mi);
-  let utc = wall - offsetMinutes(new Date(wall), timeZone) * 60000;
-  utc = wall - offsetMinutes(new Date(utc), timeZone) * 60000; // across a DST change
-  return new Date(utc).toISOString();
+  const offsets = new Set(
+    [wall - 86_400_000, wall, wall + 86_400_000].map((t) => offsetMinutes(new Date(t), timeZone)),
+  );
+  const found = new Set();
+  for (const offset of offsets) {
+    const utc = wall - offset * 60_000;
+    if (wallClock(new Date(utc), timeZone) === local) found.add(utc);
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
+// A wall-clock time in the blog's zone → an RFC 3339 UTC time. A time the clocks skip is
+// refused; a time they pass twice needs `which` (0: the first, 1: the second).
+export function zonedToISO(local, timeZone, which = null) {
+  const found = zonedCandidates(local, timeZone);
+  const shown = local.replace("T", " ");
+  if (!found.length) {
+    throw new Error(`${shown} does not exist in ${timeZone}: the clocks skip it; pick another time`);
+  }
+  if (found.length > 1 && which === null) {
+    const error = new Error(`${shown} happens twice in ${timeZone} (the clocks go back); choose which`);
+    error.choices = found;
+    throw error;
+  }
+  return new Date(found[which ?? 0]).toISOString();
 }
 
 function wallClock(date, timeZone) {
@@ -260,14 +284,28 @@ function setupCompose(form) {
       const post = content();
       if (kind === "scheduled") {
         if (!publishAt.value) throw new Error("pick the time the post goes out");
-        post.publish_at = zonedToISO(publishAt.value, timeZone);
+        const which = $("c-publish-which");
+        try {
+          post.publish_at = zonedToISO(publishAt.value, timeZone, which ? Number(which.value) : null);
+        } catch (err) {
+          if (err.choices) askWhich(err.choices);
+          throw err;
+        }
       }
       if (postId) {
         // Always sent, so emptying the field takes the note away (null clears it).
         const correction = $("c-correction");
         if (correction) post.correction = correction.value.trim() || null;
         if (kind !== "save") post.status = kind;
-        await api("PATCH", `${postsPath}/${postId}`, post);
+        // The revision this edit started from: if someone changed the post meanwhile, the
+        // server refuses (409) and sends the current version to merge with.
+        post.base_revision = Number(form.dataset.revision);
+        try {
+          await api("PATCH", `${postsPath}/${postId}`, post);
+        } catch (err) {
+          if (err.current) showConflict(err.current, post);
+          throw err;
+        }
       } else if (draftId) {
         await api("PATCH", `${postsPath}/${draftId}`, { ...post, status: kind });
       } else {
@@ -283,6 +321,73 @@ function setupCompose(form) {
     } finally {
       sending = false;
     }
+  }
+
+  // Two instants for one wall-clock time (the clocks go back): the editor picks one.
+  function askWhich(choices) {
+    let which = $("c-publish-which");
+    if (!which) {
+      which = document.createElement("select");
+      which.id = "c-publish-which";
+      which.setAttribute("aria-label", "Which of the two");
+      publishAt.after(which);
+    }
+    const label = new Intl.DateTimeFormat("en-US", {
+      timeZone, hour: "numeric", minute: "2-digit", timeZoneName: "short",
+    });
+    which.replaceChildren(...choices.map((at, i) => new Option(
+      `${i ? "The second" : "The first"}: ${label.format(new Date(at))}`, String(i))));
+  }
+
+  // Someone changed the post while this editor had it open: show both versions side by side;
+  // the editor keeps theirs (sent again on top of the current revision), takes the other, or
+  // merges by hand in the box and saves.
+  function showConflict(current, mine) {
+    $("c-conflict")?.remove();
+    const panel = document.createElement("section");
+    panel.id = "c-conflict";
+    panel.className = "panel conflict";
+    panel.setAttribute("role", "alert");
+    const h = document.createElement("h2");
+    h.textContent = `Someone changed this post while you were editing (now revision ${current.revision})`;
+    const columns = document.createElement("div");
+    columns.className = "conflict__columns";
+    for (const [title, version] of [["Their version (saved)", current], ["Your version", mine]]) {
+      const column = document.createElement("div");
+      const heading = document.createElement("h3");
+      heading.textContent = title;
+      const headline = document.createElement("p");
+      headline.className = "conflict__headline";
+      headline.textContent = version.headline || "(no headline)";
+      const text = document.createElement("pre");
+      text.className = "conflict__body";
+      text.textContent = version.body;
+      column.append(heading, headline, text);
+      columns.append(column);
+    }
+    const keep = document.createElement("button");
+    keep.type = "button";
+    keep.className = "primary";
+    keep.textContent = "Keep my version";
+    keep.addEventListener("click", () => {
+      form.dataset.revision = String(current.revision);
+      panel.remove();
+      send("save");
+    });
+    const take = document.createElement("button");
+    take.type = "button";
+    take.textContent = "Take their version";
+    take.addEventListener("click", () => {
+      forget();
+      window.location.reload();
+    });
+    const merge = document.createElement("p");
+    merge.className = "muted";
+    merge.textContent =
+      "Or merge by hand: edit the box above and Save changes (it now saves on top of their version).";
+    panel.append(h, columns, keep, " ", take, merge);
+    form.dataset.revision = String(current.revision); // a save from the box merges onto theirs
+    form.before(panel);
   }
 
   function pick(file) {
