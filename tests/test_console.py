@@ -294,3 +294,23 @@ async def test_a_contributor_reading_a_published_post_is_told_what_applies(
         await sign_in(c, await make_person(seeded, "editor", blogs=(SLUG,)))
         lists = (await c.get(f"/newsroom/blogs/{SLUG}")).text
         assert "Bold and a link. Sub" in lists and "**Bold**" not in lists
+
+
+async def test_the_editor_shows_who_else_has_a_post_open_and_forgets_them(seeded: Running) -> None:
+    ana = await make_person(seeded, "editor", blogs=(SLUG,))
+    ben = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client(seeded.token) as c:
+        post = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=1")).json()["posts"][0]
+    path = f"/newsroom/blogs/{SLUG}/posts/{post['id']}/presence"
+    async with seeded.client() as a, seeded.client() as b:
+        csrf_a, csrf_b = await sign_in(a, ana), await sign_in(b, ben)
+        assert (await a.post(path, json={}, headers={"X-CSRF-Token": csrf_a})).json() == {
+            "editing": []
+        }
+        seen = (await b.post(path, json={}, headers={"X-CSRF-Token": csrf_b})).json()
+        assert seen == {"editing": ["The editor"]}
+        await a.post(path, json={"leaving": True}, headers={"X-CSRF-Token": csrf_a})
+        assert (await b.post(path, json={}, headers={"X-CSRF-Token": csrf_b})).json() == {
+            "editing": []
+        }
+        assert (await b.post(path, json={})).status_code == 403  # CSRF, as every write

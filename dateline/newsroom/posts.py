@@ -7,6 +7,7 @@ are told. Of two racing requests the second sees what the first committed."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from dateline import render
@@ -31,6 +32,8 @@ from dateline.newsroom.permissions import Action
 from dateline.store import PostChange
 
 UPLOADS = "/media/"
+# Someone with a post open renews their presence every 15 s; after a minute without, they left.
+PRESENCE = timedelta(minutes=1)
 _CONTENT = content_fields(Revision)
 _GOING_OUT = (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
 
@@ -151,6 +154,20 @@ class PostCases(Cases):
         post = await self.store.get_post(blog, post_id)
         permissions.check(user, Action.SEE_HISTORY, blog=blog, member=member, post=post)
         return await self.store.list_revisions(blog, post_id)
+
+    async def editing(
+        self, user: User, slug: str, post_id: str, *, leaving: bool = False
+    ) -> list[str]:
+        """Say that `user` has the post open in the editor (or has left it); the names of the
+        others who have it open. Nobody is locked out: the console shows the names."""
+        blog = await self.store.get_blog(slug)
+        await self._ensure(user, Action.OPEN_BLOG, blog)
+        post = await self.store.get_post(blog, post_id)
+        assert user.id is not None
+        if leaving:
+            await self.store.left(post.id, user.id)
+            return []
+        return await self.store.present(post.id, user.id, user.name, gone_after=PRESENCE)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -243,6 +243,36 @@ class PeopleRows(Rows):
         async with self.engines.writing() as conn:
             await conn.execute(
                 t.login_failures.delete().where(sa.or_(c.key == key, c.at < older_than))
+            )
+
+    # -- who is editing what ---------------------------------------------------------------
+
+    async def present(
+        self, post_id: str, user_id: int, name: str, *, gone_after: timedelta
+    ) -> list[str]:
+        """Note that `user_id` has `post_id` open now; the names of the others who have."""
+        c = t.presence.c
+        now = utcnow()
+        async with self.engines.writing() as conn:
+            await conn.execute(t.presence.delete().where(c.seen_at < now - gone_after))
+            await conn.execute(
+                t.presence.delete().where(c.post_id == post_id, c.user_id == user_id)
+            )
+            await conn.execute(
+                t.presence.insert().values(post_id=post_id, user_id=user_id, name=name, seen_at=now)
+            )
+            rows = await conn.execute(
+                sa.select(c.name)
+                .where(c.post_id == post_id, c.user_id != user_id)
+                .order_by(c.seen_at.desc())
+            )
+            return [str(r[0]) for r in rows]
+
+    async def left(self, post_id: str, user_id: int) -> None:
+        c = t.presence.c
+        async with self.engines.writing() as conn:
+            await conn.execute(
+                t.presence.delete().where(c.post_id == post_id, c.user_id == user_id)
             )
 
     # -- the instance's shared values ------------------------------------------------------

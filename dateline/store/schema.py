@@ -215,3 +215,19 @@ events = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Who has a post open in the console's editor (renewed every few seconds while they do; a row
+# older than a minute means they have gone). Shown to the others; it locks nobody out.
+presence = sa.Table(
+    "presence",
+    metadata,
+    sa.Column("post_id", sa.String(32), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)

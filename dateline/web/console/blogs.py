@@ -236,6 +236,20 @@ async def post_editor(request: Request) -> Response:
     )  # fmt: skip
 
 
+async def presence(request: Request) -> Response:
+    """The editor's heartbeat: who else has this post open (`{"leaving": true}` says goodbye)."""
+    session = await signed_in(request)
+    check_csrf(session, request.headers.get(CSRF_HEADER))
+    data = await read_json(request, 1024, optional=True)
+    editing = await services(request).newsroom.editing(
+        session.user,
+        request.path_params["slug"],
+        request.path_params["post_id"],
+        leaving=data.get("leaving") is True,
+    )
+    return JSONResponse({"editing": editing}, headers=NO_STORE)
+
+
 async def preview(request: Request) -> Response:
     """The body as readers will see it, from the readers' own renderer."""
     session = await signed_in(request)
@@ -267,4 +281,5 @@ routes = [
     Route("/newsroom/blogs/{slug}", blog_console, methods=["GET"]),
     Route("/newsroom/blogs/{slug}", update_blog, methods=["POST"]),
     Route("/newsroom/blogs/{slug}/posts/{post_id}", post_editor, methods=["GET"]),
+    Route("/newsroom/blogs/{slug}/posts/{post_id}/presence", presence, methods=["POST"]),
 ]

@@ -87,6 +87,21 @@ export function zonedToISO(local, timeZone, which = null) {
   return new Date(found[which ?? 0]).toISOString();
 }
 
+// "3:32 p.m. ET": a time as the rest of the newsroom writes it, in the blog's zone (not the
+// browser's, and not its 12-hour "08:32 PM").
+const AP_ZONES = { EST: "ET", EDT: "ET", CST: "CT", CDT: "CT", MST: "MT", MDT: "MT", PST: "PT", PDT: "PT" };
+
+export function apClock(date, timeZone) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone, hour: "numeric", minute: "2-digit", hour12: true, timeZoneName: "short",
+    }).formatToParts(date).map((p) => [p.type, p.value]),
+  );
+  const meridiem = parts.dayPeriod === "AM" ? "a.m." : "p.m.";
+  const zone = AP_ZONES[parts.timeZoneName] ?? parts.timeZoneName.replace("GMT", "UTC");
+  return `${parts.hour}:${parts.minute} ${meridiem} ${zone === "UTC" ? "UTC" : zone}`;
+}
+
 function wallClock(date, timeZone) {
   const m = zoneParts(date, timeZone);
   return `${m.year}-${m.month}-${m.day}T${m.hour}:${m.minute}`;
@@ -245,7 +260,7 @@ function setupCompose(form) {
       }
       savedSnapshot = snapshot;
       remember();
-      status.textContent = `Draft saved ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+      status.textContent = `Draft saved ${apClock(new Date(), timeZone)}`;
     } catch (err) {
       status.textContent = `Draft not saved: ${err.message}`;
     }
@@ -447,6 +462,39 @@ function setupCompose(form) {
   }
   restore();
   if (body.value && !preview.innerHTML.trim()) renderPreview();
+  if (postId) watchPresence(`/newsroom/blogs/${encodeURIComponent(slug)}/posts/${postId}/presence`);
+}
+
+// "Ana is editing this post": who else has it open, renewed every 15 s. It locks nobody out;
+// the revision check on saving keeps their changes from being undone.
+function watchPresence(path) {
+  const note = document.createElement("p");
+  note.id = "c-presence";
+  note.className = "notice";
+  note.setAttribute("role", "status");
+  note.hidden = true;
+  document.getElementById("compose").before(note);
+  const beat = async () => {
+    try {
+      const { editing } = await api("POST", path, {});
+      note.hidden = !editing.length;
+      const who = editing.length > 1
+        ? `${editing.slice(0, -1).join(", ")} and ${editing.at(-1)} are`
+        : `${editing[0]} is`;
+      note.textContent = editing.length ? `${who} editing this post` : "";
+    } catch {
+      // the next beat tries again
+    }
+  };
+  beat();
+  setInterval(beat, 15_000);
+  window.addEventListener("pagehide", () => {
+    fetch(path, {
+      method: "POST", keepalive: true, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ leaving: true }),
+    });
+  });
 }
 
 // -- actions on listed posts ----------------------------------------------------------------
