@@ -314,3 +314,38 @@ async def test_the_editor_shows_who_else_has_a_post_open_and_forgets_them(seeded
             "editing": []
         }
         assert (await b.post(path, json={})).status_code == 403  # CSRF, as every write
+
+
+async def test_a_refused_form_comes_back_as_typed_with_the_error_by_its_field(
+    seeded: Running,
+) -> None:
+    email = await make_person(seeded, "admin")
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        for slug, timezone, field, says in (
+            (SLUG, "UTC", "slug", "already exists"),
+            ("newsroom", "UTC", "slug", "reserved"),
+            ("mars-landing", "Mars/Olympus", "timezone", "unknown"),
+        ):
+            r = await c.post(
+                "/newsroom/blogs",
+                data={"slug": slug, "title": "Typed title", "timezone": timezone,
+                      "summary": "Typed summary", "csrf_token": csrf},
+            )  # fmt: skip
+            assert r.status_code in (409, 422), r.text[:200]
+            assert f'id="error-{field}" role="alert">' in r.text and says in r.text
+            assert 'value="Typed title"' in r.text and "Typed summary</textarea>" in r.text
+            assert 'aria-invalid="true"' in r.text
+        r = await c.post(
+            "/newsroom/users",
+            data={"email": "new@example.org", "name": "Newcomer", "role": "editor",
+                  "password": "short", "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 422 and 'id="error-password"' in r.text
+        assert 'value="Newcomer"' in r.text and 'value="new@example.org"' in r.text
+        r = await c.post(
+            f"/newsroom/blogs/{SLUG}",
+            data={"title": "Kept", "timezone": "Eastern", "status": "live", "csrf_token": csrf},
+        )
+        assert r.status_code == 422 and 'id="error-timezone"' in r.text
+        assert 'value="Kept"' in r.text and 'value="Eastern"' in r.text

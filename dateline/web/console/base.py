@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -9,7 +10,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from dateline.errors import BadRequest, Unauthorized
+from dateline.errors import BadRequest, DatelineError, Unauthorized
 from dateline.newsroom import permissions
 from dateline.web.auth import CSRF_FIELD, Session, check_csrf, current_session
 from dateline.web.services import services
@@ -60,3 +61,19 @@ async def read_form(request: Request, session: Session) -> FormData:
 def text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+def field_errors(exc: DatelineError) -> dict[str, str]:
+    """A refusal as the form shows it, next to the field it names ("authors.0.name" is the
+    authors box)."""
+    return {(exc.field or "form").split(".")[0]: exc.message}
+
+
+async def form_again(
+    request: Request, show: Callable[..., Awaitable[Response]], exc: DatelineError, form: Any
+) -> Response:
+    """The same page, with the form as it was typed and the error next to its field."""
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
+    response = await show(request, values=values, errors=field_errors(exc))
+    response.status_code = exc.status
+    return response

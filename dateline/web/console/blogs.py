@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from dateline import render
-from dateline.errors import BadRequest, Forbidden, Unauthorized
+from dateline.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
 from dateline.model import Blog, Post, PostStatus
 from dateline.newsroom import permissions, urls
 from dateline.newsroom.cases import parse
@@ -29,7 +29,15 @@ from dateline.web.auth import (
     current_session,
     set_session_cookie,
 )
-from dateline.web.console.base import NO_STORE, page, read_form, signed_in, text, to_login
+from dateline.web.console.base import (
+    NO_STORE,
+    form_again,
+    page,
+    read_form,
+    signed_in,
+    text,
+    to_login,
+)
 from dateline.web.reader.views import blog_view, embed_snippet, post_view
 from dateline.web.responses import JSONResponse, read_json
 from dateline.web.services import services
@@ -99,12 +107,15 @@ async def logout(request: Request) -> Response:
 # -- blogs ----------------------------------------------------------------------------------
 
 
-async def home(request: Request) -> Response:
+async def home(request: Request, **form: Any) -> Response:
+    """The console's front page (`form`: a refused new-blog form's values and errors)."""
     session = await current_session(request)
     if session is None:
         return to_login(request)
     blogs = await services(request).newsroom.blogs_of(session.user)
-    return page(request, "home.html", session, blogs=[blog_view(b) for b in blogs], zones=_ZONES)
+    return page(
+        request, "home.html", session, blogs=[blog_view(b) for b in blogs], zones=_ZONES, **form
+    )
 
 
 async def create_blog(request: Request) -> Response:
@@ -119,7 +130,10 @@ async def create_blog(request: Request) -> Response:
         "timezone": text(form, "timezone").strip() or "UTC",
         "status": text(form, "status") or "live",
     }
-    blog = await services(request).newsroom.create_blog(session.user, data)
+    try:
+        blog = await services(request).newsroom.create_blog(session.user, data)
+    except (Invalid, Conflict, BadRequest) as exc:
+        return await form_again(request, home, exc, form)
     return RedirectResponse(f"/newsroom/blogs/{blog.slug}", status_code=303)
 
 
@@ -141,11 +155,14 @@ async def update_blog(request: Request) -> Response:
         "status": text(form, "status"),
     }
     slug = request.path_params["slug"]
-    await services(request).newsroom.update_blog(session.user, slug, data)
+    try:
+        await services(request).newsroom.update_blog(session.user, slug, data)
+    except (Invalid, Conflict, BadRequest) as exc:
+        return await form_again(request, blog_console, exc, form)
     return RedirectResponse(f"/newsroom/blogs/{slug}?saved=header", status_code=303)
 
 
-async def blog_console(request: Request) -> Response:
+async def blog_console(request: Request, **form: Any) -> Response:
     session = await current_session(request)
     if session is None:
         return to_login(request)
@@ -183,6 +200,7 @@ async def blog_console(request: Request) -> Response:
         reader_url=urls.blog_path(blog.slug),
         zones=_ZONES,
         saved=request.query_params.get("saved"),
+        **form,
     )
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from dateline.errors import Invalid, NotFound
+from dateline.errors import BadRequest, Conflict, Invalid, NotFound
 from dateline.model import Role
 from dateline.newsroom.cases import parse
 from dateline.newsroom.inputs import TokenCreate
 from dateline.web.auth import current_session, set_session_cookie
-from dateline.web.console.base import page, read_form, signed_in, text, to_login
+from dateline.web.console.base import form_again, page, read_form, signed_in, text, to_login
 from dateline.web.services import services
 
 
@@ -89,24 +91,27 @@ async def set_active(request: Request) -> Response:
     return RedirectResponse("/newsroom/users", status_code=303)
 
 
-async def users_page(request: Request) -> Response:
+async def users_page(request: Request, **form: Any) -> Response:
     session = await current_session(request)
     if session is None:
         return to_login(request)
     users = await services(request).newsroom.list_users(session.user)
-    return page(request, "users.html", session, users=users, roles=[r.value for r in Role])
+    return page(request, "users.html", session, users=users, roles=[r.value for r in Role], **form)
 
 
 async def create_user(request: Request) -> Response:
     session = await signed_in(request)
     form = await read_form(request, session)
-    await services(request).newsroom.create_user(
-        session.user,
-        email=text(form, "email"),
-        name=text(form, "name"),
-        role=text(form, "role"),
-        password=text(form, "password") or None,
-    )
+    try:
+        await services(request).newsroom.create_user(
+            session.user,
+            email=text(form, "email"),
+            name=text(form, "name"),
+            role=text(form, "role"),
+            password=text(form, "password") or None,
+        )
+    except (Invalid, Conflict, BadRequest) as exc:
+        return await form_again(request, users_page, exc, form)
     return RedirectResponse("/newsroom/users", status_code=303)
 
 
