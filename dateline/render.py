@@ -150,6 +150,41 @@ def ap_datetime(moment: datetime, tz_name: str) -> str:
     return f"{ap_clock(moment, tz_name)}, {ap_date(moment, tz_name)}"
 
 
+def wall_time(local: str, tz_name: str) -> datetime:
+    """ "2026-03-08T02:30" on a clock in `tz_name` → the UTC moment. A time the clocks skip
+    (spring forward) or pass twice (fall back) is refused with a message that says so, rather
+    than silently picking one."""
+    try:
+        naive = datetime.fromisoformat(local)
+    except ValueError:
+        raise Invalid(f"{local!r} is not a date and time", field="publish_at") from None
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    tz = zone(tz_name)
+    real = []
+    for fold in (0, 1):
+        moment = naive.replace(tzinfo=tz, fold=fold)
+        if moment.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == naive:
+            real.append(moment.astimezone(UTC))
+    on_the_clock = naive.replace(tzinfo=tz)
+    clock = ap_clock(on_the_clock, tz_name).rsplit(" ", 1)[0]
+    shown = f"{clock}, {ap_date(on_the_clock, tz_name)}"
+    if not real:
+        raise Invalid(
+            f"{shown} does not exist in {tz_name}: the clocks skip that hour; pick another time",
+            field="publish_at",
+        )
+    if len(set(real)) > 1:
+        # Here the zone's own names (EDT, then EST): "ET" would not tell them apart.
+        first, second = (f"{clock} {m.astimezone(tz).tzname()}" for m in sorted(set(real)))
+        raise Invalid(
+            f"{shown} happens twice in {tz_name} ({first}, then {second} when the clocks go "
+            "back); give the time with its offset, or pick one outside that hour",
+            field="publish_at",
+        )
+    return real[0]
+
+
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None

@@ -349,3 +349,50 @@ async def test_a_refused_form_comes_back_as_typed_with_the_error_by_its_field(
         )
         assert r.status_code == 422 and 'id="error-timezone"' in r.text
         assert 'value="Kept"' in r.text and 'value="Eastern"' in r.text
+
+
+async def test_the_compose_box_works_as_a_plain_form(seeded: Running) -> None:
+    """Without JavaScript the compose box posts (never a GET with the text in the address)."""
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        form = (await c.get(f"/newsroom/blogs/{SLUG}")).text
+        assert f'method="post" action="/newsroom/blogs/{SLUG}/compose"' in form
+        r = await c.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={"headline": "Filed without script", "body": "**Bold**", "people": "Ed, Flo",
+                  "location": "Kyiv", "kind": "published", "key_event": "1", "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 303 and "Filed" not in r.headers["location"]
+        post = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=1")).json()["posts"][0]
+        assert post["headline"] == "Filed without script" and post["key_event"] is True
+        assert post["byline"] == {"people": [{"name": "Ed"}, {"name": "Flo"}], "location": "Kyiv"}
+        # A time the clocks skip in the blog's zone: refused, what was typed kept.
+        await c.patch(f"/api/v1/blogs/{SLUG}", json={"timezone": "America/New_York"},
+                      headers={"X-CSRF-Token": csrf})  # fmt: skip
+        r = await c.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={"headline": "At a missing time", "body": "Later.", "kind": "scheduled",
+                  "publish_at_local": "2027-03-14T02:30", "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 422 and "does not exist in America/New_York" in r.text
+        assert 'value="At a missing time"' in r.text and 'value="2027-03-14T02:30"' in r.text
+        r = await c.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={"headline": "Twice", "kind": "scheduled", "publish_at_local": "2026-11-01T01:30",
+                  "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 422 and "1:30 a.m. EDT, then 1:30 a.m. EST" in r.text
+        # An edit from a stale page: told, not applied.
+        r = await c.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={"post_id": post["id"], "base_revision": "1", "headline": "v2", "kind": "save",
+                  "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 303
+        r = await c.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={"post_id": post["id"], "base_revision": "1", "headline": "stale", "kind": "save",
+                  "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 409 and "has changed since revision 1" in r.text

@@ -221,7 +221,7 @@ def _excerpt(markdown: str, size: int = 240) -> str:
     return words if len(words) <= size else words[: size - 1].rstrip() + "…"
 
 
-async def post_editor(request: Request) -> Response:
+async def post_editor(request: Request, **form: Any) -> Response:
     session = await current_session(request)
     if session is None:
         return to_login(request)
@@ -251,7 +251,62 @@ async def post_editor(request: Request) -> Response:
         read_only_reason=why_not,
         can_delete=permissions.may(user, Action.DELETE_POST, blog=blog, member=member, post=post),
         reader_url=urls.post_path(blog.slug, post.id),
+        **form,
     )  # fmt: skip
+
+
+def _names(value: str) -> list[str]:
+    return [n.strip() for n in value.split(",") if n.strip()]
+
+
+async def compose(request: Request) -> Response:
+    """The compose box posted as a plain form (no JavaScript): a new post, or an edit of the
+    post it names. The script writes through the JSON API instead; both end in the newsroom."""
+    session = await signed_in(request)
+    form = await read_form(request, session)
+    slug = request.path_params["slug"]
+    newsroom = services(request).newsroom
+    kind = text(form, "kind") or "save"
+    post_id = text(form, "post_id")
+    data: dict[str, Any] = {
+        "headline": text(form, "headline").strip(),
+        "body": text(form, "body"),
+        "byline": {
+            "people": [{"name": n} for n in _names(text(form, "people"))],
+            "location": text(form, "location").strip() or None,
+        },
+        "contributors": _names(text(form, "contributors")) or None,
+    }
+    for flag in ("key_event", "pinned"):
+        if flag in form:
+            data[flag] = True
+    try:
+        blog = await newsroom.open_blog(session.user, slug)
+        if kind == "scheduled":
+            local = text(form, "publish_at_local")
+            data["publish_at"] = render.wall_time(local, blog.timezone).isoformat()
+        if post_id:
+            if kind != "save":
+                data["status"] = kind
+            data["correction"] = text(form, "correction").strip() or None
+            revision = text(form, "base_revision")
+            if revision.isdigit():
+                data["base_revision"] = int(revision)
+            await newsroom.edit_post(session.user, slug, post_id, data)
+        else:
+            data["status"] = kind if kind != "save" else "draft"
+            await newsroom.write_post(session.user, slug, data)
+    except (Invalid, Conflict, BadRequest, Forbidden) as exc:
+        typed = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
+        if post_id:  # the editor page of that post, as the form came from it
+            request.scope["path_params"] = {**request.path_params, "post_id": post_id}
+            response = await post_editor(request, typed=typed, compose_error=exc.message)
+        else:
+            response = await blog_console(request, typed=typed, compose_error=exc.message)
+        response.status_code = exc.status
+        return response
+    where = f"/newsroom/blogs/{slug}" + (f"/posts/{post_id}" if post_id else "")
+    return RedirectResponse(f"{where}?saved={kind}", status_code=303)
 
 
 async def presence(request: Request) -> Response:
@@ -299,5 +354,6 @@ routes = [
     Route("/newsroom/blogs/{slug}", blog_console, methods=["GET"]),
     Route("/newsroom/blogs/{slug}", update_blog, methods=["POST"]),
     Route("/newsroom/blogs/{slug}/posts/{post_id}", post_editor, methods=["GET"]),
+    Route("/newsroom/blogs/{slug}/compose", compose, methods=["POST"]),
     Route("/newsroom/blogs/{slug}/posts/{post_id}/presence", presence, methods=["POST"]),
 ]
