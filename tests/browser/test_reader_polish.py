@@ -61,6 +61,9 @@ async def test_load_more_appends_in_place_and_the_page_stays_live(
     await expect(page.locator(".load-more")).to_have_count(0)
     assert await page.evaluate("window.__marker") == "same page"
     await _api(seeded, "POST", f"/blogs/{SLUG}/posts", json={"headline": "Still live"})
+    # The reader is down at the older posts: the new one waits behind the button, as ever.
+    await expect(page.locator("#new-posts")).to_have_text("1 new post")
+    await page.locator("#new-posts").click()
     await expect(page.locator("#stream article").first).to_contain_text("Still live")
 
 

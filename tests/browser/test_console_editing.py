@@ -1,0 +1,103 @@
+"""Editing in the console with other people about, in Chromium: who else has the post open, an
+edit that crossed someone else's (both versions shown, kept, taken or merged), times at a clock
+change in the blog's zone, the autosave time, and the compose box with scripts off."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser.test_console import CONSOLE, Desk, _api
+from tests.conftest import Running
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def desk(browser: Browser, running: Running) -> Any:
+    desk = Desk(browser, running)
+    yield desk
+    await desk.close()
+
+
+async def test_an_edit_that_crossed_another_shows_both_and_merges(
+    seeded: Running, desk: Desk
+) -> None:
+    post = await _api(seeded, "POST", "/posts", json={"headline": "Talks", "body": "First text."})
+    ana = await desk.console("editor")
+    ben = await desk.console("editor")
+    await ana.goto(f"{seeded.base_url}{CONSOLE}/posts/{post['id']}")
+    await ben.goto(f"{seeded.base_url}{CONSOLE}/posts/{post['id']}")
+    # Each sees the other there (presence is renewed on opening the page).
+    await ana.reload()
+    await expect(ana.locator("#c-presence")).to_have_text("The editor is editing this post")
+    # Ben changes the headline through the API meanwhile; Ana changes only the body.
+    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"headline": "Talks resume"})
+    await ana.locator("#c-body").fill("Second text.")
+    await ana.get_by_role("button", name="Save changes").click()
+    conflict = ana.locator("#c-conflict")
+    await expect(conflict).to_contain_text("Someone changed this post while you were editing")
+    await expect(conflict).to_contain_text("Talks resume")  # theirs
+    await expect(conflict).to_contain_text("Second text.")  # mine
+    stored = await _api(seeded, "GET", f"/posts/{post['id']}")
+    assert stored["headline"] == "Talks resume"  # nothing undone
+    # Merge by hand: take their headline, keep the new body, save on top of their revision.
+    await ana.locator("#c-headline").fill("Talks resume")
+    await ana.get_by_role("button", name="Save changes").click()
+    await expect(ana.locator("#c-conflict")).to_have_count(0)
+    stored = await _api(seeded, "GET", f"/posts/{post['id']}")
+    assert (stored["headline"], stored["body"]) == ("Talks resume", "Second text.")
+
+
+async def test_scheduling_at_a_clock_change_is_refused_or_asked_about(
+    seeded: Running, desk: Desk
+) -> None:
+    await _api(seeded, "PATCH", "", json={"timezone": "America/New_York"})
+    page = await desk.console("editor")
+    await page.locator("#c-headline").fill("At the clock change")
+    await page.locator("#c-publish-at").fill("2027-03-14T02:30")
+    await page.get_by_role("button", name="Schedule").click()
+    await expect(page.locator("#console-alert")).to_contain_text(
+        "does not exist in America/New_York"
+    )
+    await page.locator("#c-publish-at").fill("2027-11-07T01:30")
+    await page.get_by_role("button", name="Schedule").click()
+    await expect(page.locator("#console-alert")).to_contain_text("happens twice")
+    which = page.locator("#c-publish-which")
+    await expect(which.locator("option")).to_have_text(
+        [re.compile(r"The first: 1:30 AM EDT"), re.compile(r"The second: 1:30 AM EST")]
+    )
+    await which.select_option("1")
+    await page.get_by_role("button", name="Schedule").click()
+    await expect(page.locator("#console-alert")).to_be_hidden()
+    item = page.locator(".items li", has_text="At the clock change")
+    await expect(item).to_contain_text("1:30 a.m. ET, November 7, 2027")
+
+
+async def test_the_autosave_time_is_in_the_blogs_zone(seeded: Running, desk: Desk) -> None:
+    page = await desk.console("editor")
+    await page.locator("#c-body").fill("Notes from the briefing")
+    await expect(page.locator("#c-status")).to_have_text(
+        re.compile(r"^Draft saved \d{1,2}:\d\d [ap]\.m\. (ET|UTC|[A-Z]+)$"), timeout=6000
+    )
+
+
+async def test_the_compose_box_publishes_with_scripts_off(seeded: Running, desk: Desk) -> None:
+    email = await desk.person("editor")
+    context = await desk.context(java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(f"{seeded.base_url}/newsroom/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill("correct horse battery")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.goto(f"{seeded.base_url}{CONSOLE}")
+    await expect(page.locator("noscript")).to_have_count(1)
+    await page.locator("#c-headline").fill("Filed with scripts off")
+    await page.locator("#c-body").fill("It still works.")
+    await page.get_by_role("button", name="Publish").click()
+    assert "Filed" not in page.url and "headline" not in page.url
+    stored = (await _api(seeded, "GET", "/posts?limit=1"))["posts"][0]
+    assert stored["headline"] == "Filed with scripts off"
