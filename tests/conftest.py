@@ -233,3 +233,11 @@ async def seeded(running: Running, seed_text: str) -> Running:
 def offline_newsroom(store: Store) -> Newsroom:
     """A newsroom on the store with an in-process bus nobody listens to."""
     return Newsroom(store, open_bus("memory://"))
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of this test's own, for tests that stop, freeze or restart it."""
+    server = start_postgres(tmp_path / "own-postgres")
+    yield server
+    server.stop()

@@ -16,19 +16,11 @@ import httpx
 import pytest
 
 from tests.conftest import Running
-from tests.servers import PostgresServer, RedisServer, start_postgres, start_redis
+from tests.servers import PostgresServer, RedisServer, start_redis
 
 SLUG = "xi-putin-moscow"
 POSTS = f"/api/v1/blogs/{SLUG}/posts"
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
-    """A cluster of this test's own, since the test stops it."""
-    server = start_postgres(tmp_path)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

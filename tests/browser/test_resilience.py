@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ from playwright.async_api import Browser, Page
 
 from tests.conftest import SEED, Running
 from tests.nodes import Nginx, Node, cli
-from tests.servers import PostgresServer, start_postgres
+from tests.servers import PostgresServer
 
 SLUG = "xi-putin-moscow"
 pytestmark = pytest.mark.browser
@@ -100,13 +99,6 @@ async def test_the_page_rides_out_its_only_node_dying_and_coming_back(
         proxy.stop()
         node.stop()
         writer.stop()
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
-    server = start_postgres(tmp_path)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
