@@ -76,8 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "max_connections",
-        "Connections one node holds in all (never more than its open-file limit allows); "
-        "beyond, a new connection is closed at once.",
+        "Connections one node holds in all; 0 holds as many as its open-file limit allows. "
+        "Beyond, a new connection is closed at once.",
     ),
     Setting("max_header_bytes", "Largest request line and headers accepted (431 beyond)."),
     Setting("max_headers", "Most request headers accepted (431 beyond)."),
@@ -115,7 +115,7 @@ class Settings:
     gc_thaw_seconds: float = 3600.0
     direct_writes: bool = True
     forwarded_allow_ips: str = ""
-    max_connections: int = 25_000
+    max_connections: int = 0
     max_header_bytes: int = 65_536
     max_headers: int = 100
     header_timeout_seconds: float = 10.0

@@ -29,6 +29,12 @@ class Services:
     blogs: BlogHeaders  # blog headers for the read path, briefly reused
     newsroom: Newsroom
     signing_key: bytes  # signs session cookies
+    # Live readers this node takes before answering 503: the setting, lowered by the server
+    # layer to keep room under its connection cap for the newsroom and the API.
+    live_limit: int = 0
+
+    def __post_init__(self) -> None:
+        self.live_limit = self.live_limit or self.settings.max_live_readers
 
 
 def services(connection: HTTPConnection) -> Services:

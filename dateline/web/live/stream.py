@@ -85,7 +85,7 @@ async def live(request: Request) -> LiveResponse:
     found = services(request)
     blog, _ = await readable_blog(request)
     after = resume_point(request)
-    if found.hub.reader_count >= found.settings.max_live_readers:
+    if found.hub.reader_count >= found.live_limit:
         # Room is kept for the newsroom and the API; the reader's script retries with back-off.
         raise Unavailable(
             "this node holds as many live readers as it may; reconnect in a few seconds",

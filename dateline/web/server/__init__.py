@@ -22,6 +22,7 @@ from dateline.config import Settings
 from dateline.web.app import create_app
 from dateline.web.live.stream import DIRECT_WRITES, DirectWriter
 from dateline.web.server.gc import FrozenSurvivors
+from dateline.web.server.limits import GuardedHttpToolsProtocol
 from dateline.web.server.send import SendWriter
 from dateline.web.server.uvicorn_cycle import ChunkWriter
 
@@ -59,10 +60,21 @@ class ServedApp:
             # only the garbage collector's slow full pass would free.
             scope.pop(DIRECT_WRITES, None)
 
+    def _keep_room(self) -> None:
+        """Live streams stop short of the connection cap: a tenth of it stays for the
+        newsroom, the API and page reads."""
+        services = getattr(self.app.state, "services", None)
+        if services is None:
+            return
+        cap = GuardedHttpToolsProtocol.max_connections
+        room = max(1, cap // 10)
+        services.live_limit = max(1, min(services.settings.max_live_readers, cap - room))
+
     def _lifespan_send(self, send: Send) -> Callable[[Message], Any]:
         async def lifespan_send(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
                 self.survivors.start()
+                self._keep_room()
             elif message["type"].startswith("lifespan.shutdown"):
                 await self.survivors.close()
             await send(message)

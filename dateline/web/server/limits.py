@@ -32,6 +32,7 @@ log = logging.getLogger("dateline.server")
 # Connections one address may hold open while they have not finished their headers.
 SLOW_PER_ADDRESS = 1024
 _RESERVE_FDS = 128  # for the database, Redis, files and the listening socket
+_warned: list[bool] = []  # once per process
 
 
 class _HeadTooLarge(Exception):
@@ -177,8 +178,10 @@ def guarded_protocol(settings: Settings) -> type[GuardedHttpToolsProtocol]:
     copy made here), so that uvicorn's worker processes, which import it by name, can do the
     same with the settings they read (run.app_from_environment)."""
     fds = open_file_limit()
-    cap = min(settings.max_connections, max(64, fds - _RESERVE_FDS))
-    if cap < settings.max_connections:
+    room = max(64, fds - _RESERVE_FDS)
+    cap = min(settings.max_connections, room) if settings.max_connections else room
+    if settings.max_connections > room and not _warned:
+        _warned.append(True)
         log.warning(
             "max_connections is %d, but this process may open %d files: holding at most %d "
             "connections (raise the limit with `ulimit -n` or LimitNOFILE= in systemd)",
