@@ -1,17 +1,38 @@
-"""Importers: other live blogs' pages and dumps → a blog and its posts, ready for the store."""
+"""Importers: other live blogs' pages and dumps → a blog and its posts, ready for the newsroom.
+
+An importer only reads: it turns a file into an `ImportedBlog` and refuses what it cannot read with
+`ImportFailed` naming the line (or the item). It validates nothing the newsroom validates (slugs,
+lengths, control characters, times in the future): every imported post goes through the same rules
+as a post sent to the API (`dateline.newsroom.imports`).
+
+`posts` may be a generator, parsed while the newsroom writes: a file of 100,000 posts is never held
+in memory at once. If it raises half way, the newsroom removes what it wrote, so a file that cannot
+be read imports nothing. Warnings found while reading are appended to `warnings` as it goes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dateline.model import Blog, Post
+from dateline.model import Blog, Post, Revision
+
+
+@dataclass(slots=True)
+class ImportedPost:
+    """A post and, when the source has them, its earlier versions (oldest first; `post` holds the
+    latest). An earlier version's `post_id`, `number` and `user_id` are filled in by the newsroom;
+    `user_name` is who wrote it, as the source names them."""
+
+    post: Post
+    earlier: list[Revision] = field(default_factory=list)
 
 
 @dataclass
 class ImportedBlog:
     blog: Blog
-    posts: list[Post]
+    posts: Iterable[Post | ImportedPost]
     warnings: list[str] = field(default_factory=list)
 
 
-__all__ = ["ImportedBlog"]
+__all__ = ["ImportedBlog", "ImportedPost"]

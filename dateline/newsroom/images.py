@@ -254,6 +254,25 @@ def save_files(media_dir: Path, files: Mapping[str, bytes]) -> None:
             os.close(dir_fd)
 
 
+def add_files(media_dir: Path, source: Path, names: list[str]) -> list[str]:
+    """Copy the named files from `source` (checked already: an archive's) into the media folder,
+    one at a time, as uploads are written; the names that were not there before."""
+    added = []
+    for name in names:
+        if (media_dir / name).exists():
+            continue
+        save_files(media_dir, {name: (source / name).read_bytes()})
+        added.append(name)
+    return added
+
+
+def remove_files(media_dir: Path, names: list[str]) -> None:
+    """Remove files `add_files` added, when what needed them was not written after all."""
+    for name in names:
+        if NAME_RE.fullmatch(name):
+            (media_dir / name).unlink(missing_ok=True)
+
+
 def media_path(media_dir: Path, name: str) -> Path | None:
     """The stored file called `name`, or None; the strict name pattern keeps `..` and any other
     path out."""

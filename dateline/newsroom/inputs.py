@@ -96,6 +96,27 @@ def _rfc3339(value: Any) -> Any:
         ) from None
 
 
+def check_past_time(name: str, value: datetime) -> None:
+    """The rule of `AwareTime`, for a time that comes from a file rather than a request."""
+    try:
+        _aware(value)
+    except ValueError as exc:
+        raise Invalid(f"{name}: {exc}", field=name) from None
+
+
+def check_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None:
+        raise Invalid(f"{name}: must be a time with an offset", field=name)
+
+
+def check_text(name: str, value: str, max_length: int) -> None:
+    """The rule of the plain-text fields (`LongText` and the like), for text from a file."""
+    if len(value) > max_length:
+        raise Invalid(f"{name}: must be at most {max_length} characters", field=name)
+    if _CONTROL.search(value):
+        raise Invalid(f"{name}: must not contain control characters", field=name)
+
+
 _Time = BeforeValidator(_rfc3339)
 AwareTime = Annotated[datetime | None, _Time, AfterValidator(_aware)]
 

@@ -6,7 +6,8 @@ each, and put together here as one `Store`:
 
     events.py   the event log (seqs, payloads as the writer shapes them)
     blogs.py    blog headers and status
-    posts.py    posts, revisions, pages of posts, scheduled posts, whole-blog imports
+    posts.py    posts, revisions, pages of posts, scheduled posts
+    transfer.py whole blogs in (imports, in batches, hidden until done) and out (exports)
     people.py   users, tokens, memberships, sessions, sign-in failures, instance values
     media.py    uploaded images' records
     rows.py     rows ↔ the domain's dataclasses
@@ -23,10 +24,11 @@ from dateline.store.events import Shape
 from dateline.store.media import MediaRows
 from dateline.store.migrate import migrate
 from dateline.store.people import PeopleRows, TokenInfo
-from dateline.store.posts import Keyset, PostChange, PostRows
+from dateline.store.posts import Keyset, PostChange
+from dateline.store.transfer import LoggedEvent, TransferRows
 
 
-class Store(PostRows, PeopleRows, MediaRows):
+class Store(TransferRows, PeopleRows, MediaRows):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engines: Engines = create_engines(url)
@@ -52,4 +54,4 @@ async def open_store(url: str, *, upgrade: bool = True) -> Store:
     return store
 
 
-__all__ = ["Keyset", "PostChange", "Shape", "Store", "TokenInfo", "migrate", "open_store"]
+__all__ = ["Keyset", "LoggedEvent", "PostChange", "Shape", "Store", "TokenInfo", "migrate", "open_store"]

@@ -14,6 +14,10 @@ from dateline.store import schema as t
 from dateline.store.events import BLOGS, EventLog, Shape
 from dateline.store.rows import new_id, utcnow
 
+# The slugs of blogs being imported (store/transfer.py): no blog slug starts with "_", so no URL
+# names them, and nothing lists or finds them until the import gives them their real slug.
+HIDDEN_PREFIX = "_import-"
+
 
 class BlogRows(EventLog):
     async def create_blog(self, blog: Blog, *, creator: User | None = None) -> Blog:
@@ -62,6 +66,8 @@ class BlogRows(EventLog):
         return blog, event
 
     async def get_blog(self, slug: str) -> Blog:
+        if slug.startswith(HIDDEN_PREFIX):
+            raise NotFound(f"there is no blog {slug!r}")
         async with self.engines.reading() as conn:
             blog = await self._blog_row(conn, t.blogs.c.slug == slug)
         if blog is None:
@@ -77,7 +83,11 @@ class BlogRows(EventLog):
 
     async def list_blogs(self) -> list[Blog]:
         async with self.engines.reading() as conn:
-            rows = await conn.execute(t.blogs.select().order_by(t.blogs.c.updated_at.desc()))
+            rows = await conn.execute(
+                t.blogs.select()
+                .where(~t.blogs.c.slug.startswith(HIDDEN_PREFIX, autoescape=True))
+                .order_by(t.blogs.c.updated_at.desc())
+            )
             return [BLOGS.read(r._mapping) for r in rows]
 
     async def _blog_row(

@@ -288,33 +288,6 @@ class PostRows(BlogRows):
         async with self.engines.reading() as conn:
             return [(int(r.blog_id), str(r.public_id)) for r in await conn.execute(query)]
 
-    async def import_blog(
-        self, blog: Blog, posts: list[Post], *, user_id: int | None, shape: Shape
-    ) -> tuple[Blog, list[Event]]:
-        """Create the blog and publish its posts oldest first, all or nothing."""
-        blog.created_at = blog.created_at or utcnow()
-        header_updated = blog.updated_at or blog.created_at
-        blog.updated_at = blog.created_at
-        emitted: list[Event] = []
-        async with self.engines.writing() as conn:
-            blog.id = await self._insert_blog(conn, blog)
-            if user_id is not None:
-                await conn.execute(t.memberships.insert().values(user_id=user_id, blog_id=blog.id))
-            created = blog.created_at
-            for post in sorted(posts, key=lambda p: p.published_at or created):
-                event = await self._insert_post(
-                    conn, blog, post, user_id=user_id, emit=EventType.POST_PUBLISHED, shape=shape
-                )
-                assert event is not None
-                emitted.append(event)
-            # The header's own "Updated" time wins over the last post's time.
-            await conn.execute(
-                t.blogs.update().where(t.blogs.c.id == blog.id).values(updated_at=header_updated)
-            )
-            fresh = await self._blog_row(conn, t.blogs.c.id == blog.id)
-        assert fresh is not None
-        return fresh, emitted
-
 
 # The fields of a post's text, each kept in every revision.
 CONTENT = content_fields(Post)
