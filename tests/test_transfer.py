@@ -592,3 +592,32 @@ async def test_a_gzip_bomb_stops_at_the_size_limit(store: Store, tmp_path: Path)
     (tmp_path / "bomb.tar.gz").write_bytes(buf.getvalue())
     with pytest.raises(ImportFailed, match="too large"):
         Archive(tmp_path / "bomb.tar.gz")
+
+
+async def test_editors_of_the_blog_download_its_archive_through_the_api(
+    seeded: Any, tmp_path: Path
+) -> None:
+    editor = await seeded.make_user("editor", blogs=("xi-putin-moscow",))
+    writer = await seeded.make_user("contributor", blogs=("xi-putin-moscow",))
+    outsider = await seeded.make_user("editor")
+    url = "/api/v1/blogs/xi-putin-moscow/export"
+    async with seeded.client(editor) as client:
+        got = await client.get(url)
+        assert got.status_code == 200, got.text
+        assert got.headers["content-type"] == "application/gzip"
+        assert "xi-putin-moscow.dateline.tar.gz" in got.headers["content-disposition"]
+        assert got.headers["cache-control"] == "private, no-store"
+        (tmp_path / "got.tar.gz").write_bytes(got.content)
+        with Archive(tmp_path / "got.tar.gz") as archive:
+            assert archive.header.blog.slug == "xi-putin-moscow"
+            assert archive.header.posts == 9
+        assert (await client.get("/api/v1/blogs/nothing-here/export")).status_code == 404
+    for token, status, message in (
+        (writer, 403, "contributors cannot export"),
+        (outsider, 403, "not a member"),
+        (None, 401, ""),
+    ):
+        async with seeded.client(token) as client:
+            got = await client.get(url)
+            assert got.status_code == status
+            assert message in got.json()["error"]["message"]

@@ -9,6 +9,7 @@ place, so a failed export leaves nothing half written."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
@@ -194,17 +195,8 @@ async def export_archive(
             names |= {v["name"] for v in upload["variants"]}
             if upload["uploaded_by_email"]:
                 emails.add(upload["uploaded_by_email"])
-        (work / "media").mkdir()
         files = [posts_file, events_file]
-        for name in sorted(names):
-            source = media_path(media_dir, name)
-            if source is None:
-                raise ExportFailed(
-                    f"the image {name}, used in blog {slug!r}, is missing from the media folder "
-                    f"{media_dir}; restore it from a backup, then export again"
-                )
-            shutil.copyfile(source, work / "media" / name)
-            files.append(_file_record(work / "media" / name, MEDIA + name))
+        files += await asyncio.to_thread(_copy_media, media_dir, work, sorted(names), slug)
         members = {u.email for u in await store.members(blog.id or 0)}
         accounts = await store.users_by_email(emails | members)
         people = [
@@ -258,7 +250,7 @@ async def export_archive(
             os.replace(work, out)
             size = sum((out / name).stat().st_size for name in order)
         else:
-            _tar(work, order, work / "archive.tar.gz")
+            await asyncio.to_thread(_tar, work, order, work / "archive.tar.gz")
             size = (work / "archive.tar.gz").stat().st_size
             os.replace(work / "archive.tar.gz", out)
         return Exported(out, count, event_count, len(names), size)
@@ -266,19 +258,37 @@ async def export_archive(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _copy_media(media_dir: Path, work: Path, names: list[str], slug: str) -> list[dict[str, Any]]:
+    """Copy the named images into the archive's folder; their file records."""
+    (work / "media").mkdir()
+    records = []
+    for name in names:
+        source = media_path(media_dir, name)
+        if source is None:
+            raise ExportFailed(
+                f"the image {name}, used in blog {slug!r}, is missing from the media folder "
+                f"{media_dir}; restore it from a backup, then export again"
+            )
+        shutil.copyfile(source, work / "media" / name)
+        records.append(_file_record(work / "media" / name, MEDIA + name))
+    return records
+
+
 def _tar(work: Path, order: list[str], target: Path) -> None:
     """The files as a gzip'd tar with nothing in it that changes between two exports."""
     with target.open("wb") as raw:
-        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for name in order:
-                    info = tarfile.TarInfo(name)
-                    path = work / name
-                    info.size = path.stat().st_size
-                    info.mode = 0o644
-                    info.mtime = 0
-                    with path.open("rb") as f:
-                        tar.addfile(info, f)
+        with (
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            for name in order:
+                info = tarfile.TarInfo(name)
+                path = work / name
+                info.size = path.stat().st_size
+                info.mode = 0o644
+                info.mtime = 0
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
         raw.flush()
         os.fsync(raw.fileno())
 

@@ -30,8 +30,8 @@ from dateline.newsroom import Newsroom
 from dateline.newsroom.scheduling import Scheduler
 from dateline.store import open_store
 from dateline.web import console, errors
+from dateline.web.api import exports, openapi, uploads
 from dateline.web.api import handlers as api
-from dateline.web.api import openapi, uploads
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.fast import FastPaths
 from dateline.web.live.delta import events_delta
@@ -165,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Route("/api/v1/blogs/{slug}/posts/{post_id}/revisions", api.list_revisions),
         Route("/api/v1/media", uploads.upload, methods=["POST"]),
+        Route("/api/v1/blogs/{slug}/export", exports.export_blog),
         Route("/api/v1/blogs/{slug}/events", events_delta),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),

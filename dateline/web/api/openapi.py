@@ -144,6 +144,16 @@ def _op(summary: str, ok: int, schema: str | None, *, body: str | None = None,
     return op
 
 
+def _archive_op() -> dict[str, Any]:
+    op = _op("The blog whole, as a dateline-archive/1 .tar.gz (editors of the blog)", 200, None,
+             auth=True, errors=(401, 403, 404, 429))  # fmt: skip
+    op["responses"]["200"] = {
+        "description": "the archive (docs/archive.md)",
+        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return op
+
+
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema,
             "description": description}  # fmt: skip
@@ -299,6 +309,10 @@ def spec() -> dict[str, Any]:
                 "parameters": [_SLUG, _POST_ID],
                 "get": _op("A post's revisions, oldest first", 200, "Revisions", auth=True,
                            errors=(401, 403, 404)),
+            },
+            "/api/v1/blogs/{slug}/export": {
+                "parameters": [_SLUG],
+                "get": _archive_op(),
             },
             "/api/v1/media": {
                 "post": {
