@@ -1,4 +1,4 @@
-"""The `dateline` command: demo, serve, migrate, user create, import."""
+"""The `dateline` command: demo, serve, migrate, user, import, export."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -322,33 +323,258 @@ def user_reactivate(email: str, db: str | None) -> None:
     console.print(f"{email} is active again")
 
 
-# -- import --------------------------------------------------------------------------------
+# -- import and export -----------------------------------------------------------------------
+
+FORMATS = {
+    "text": "a live blog page as a reader's text dump (the demo's seed is one; docs/importing.md "
+    "lists the layouts it reads)",
+    "json": "a Dateline archive (.tar.gz or its folder), as `dateline export --format json` "
+    "writes it: the blog whole, restored with its ids, history, events, people and images",
+    "jsonld": "an HTML page (a saved file, or an http(s) URL) carrying schema.org "
+    "LiveBlogPosting JSON-LD with liveBlogUpdate items",
+    "wordpress": "the WordPress Liveblog plugin: its REST entries (JSON) or a WordPress export "
+    "(WXR XML) whose liveblog entries are comments of the post",
+}
+# A text, JSON-LD or WordPress source is read whole (its posts are parsed one at a time).
+MAX_SOURCE_BYTES = 512 * 1024 * 1024
+
+
+def _format_help() -> str:
+    return "; ".join(f"{name}: {what}" for name, what in FORMATS.items())
+
+
+def _read_source(source: str, fmt: str) -> str:
+    """The text of a file (or, for jsonld, a page at an http(s) URL), bounded and UTF-8."""
+    if fmt == "jsonld" and source.startswith(("http://", "https://")):
+        from dateline.importers.fetch import fetch_page
+
+        return fetch_page(source)
+    path = Path(source)
+    if not path.is_file():
+        raise click.BadParameter(f"{source} is not a file", param_hint="SOURCE")
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        raise click.BadParameter(
+            f"{source} is larger than {MAX_SOURCE_BYTES // 2**20} MB", param_hint="SOURCE"
+        )
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        err.print(
+            f"[red]error:[/red] {source} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        )
+        sys.exit(2)
+
+
+def _captured_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise click.BadParameter(
+            "must be an RFC 3339 time with an offset, such as 2023-09-20T14:05:00-04:00",
+            param_hint="--captured-at",
+        )
+    return moment
+
+
+def _reader(
+    fmt: str,
+    text: str,
+    slug: str,
+    timezone: str | None,
+    captured: datetime | None,
+    title: str | None,
+) -> ImportedBlog:
+    if fmt == "text":
+        return parse_text(text, slug=slug, timezone=timezone, captured_at=captured)
+    if fmt == "jsonld":
+        from dateline.importers.jsonld import parse_jsonld
+
+        return parse_jsonld(text, slug=slug, timezone=timezone)
+    from dateline.importers.wordpress import parse_wordpress
+
+    return parse_wordpress(text, slug=slug, timezone=timezone, title=title)
+
+
+class _Bar:
+    """A progress bar on standard error (rich draws it only on a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
+            transient=True,
+        )  # fmt: skip
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
 
 
 @main.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--slug", required=True, help="The new blog's slug (its URL).")
-@click.option("--format", "fmt", type=click.Choice(["text"]), default="text", show_default=True)
-@click.option("--timezone", default=None, help="IANA zone of the dump's times (default: inferred).")
+@click.argument("source")
+@click.option("--slug", default=None, help="The new blog's slug (its URL). Required, except "
+              "with --format json, where it defaults to the archive's.")  # fmt: skip
+@click.option(
+    "--format", "fmt", type=click.Choice(list(FORMATS)), default="text", show_default=True,
+    help=_format_help(),
+)  # fmt: skip
+@click.option(
+    "--captured-at", default=None,
+    help="When the page was saved (RFC 3339 with offset, such as 2023-09-20T14:05:00-04:00): "
+    "anchors relative post times such as '3 min ago' in a text dump.",
+)  # fmt: skip
+@click.option(
+    "--timezone", default=None,
+    help="IANA zone (such as Europe/Kyiv): the blog's display zone, and what an ambiguous zone "
+    "abbreviation (IST, CST) or a time without an offset means. Default: inferred.",
+)  # fmt: skip
+@click.option(
+    "--title", default=None,
+    help="wordpress: the blog's title (the plugin's JSON entries carry none; a WXR export's "
+    "post title is used otherwise).",
+)  # fmt: skip
 @click.option("--db", "db", default=None, help=_help("database_url"))
-def import_(file: Path, slug: str, fmt: str, timezone: str | None, db: str | None) -> None:
-    """Import a live blog from a file, in one transaction."""
-    settings = Settings.load({"database_url": database_url(db)})
-    try:
-        text = file.read_text("utf-8")
-    except UnicodeDecodeError as exc:
-        err.print(f"[red]error:[/red] {file} is not UTF-8 text ({exc.reason} at byte {exc.start})")
-        sys.exit(2)
+@click.option("--media-dir", default=None, help=_help("media_dir"))
+def import_(
+    source: str,
+    slug: str | None,
+    fmt: str,
+    captured_at: str | None,
+    timezone: str | None,
+    title: str | None,
+    db: str | None,
+    media_dir: str | None,
+) -> None:
+    """Import a live blog from SOURCE (a file; for --format json a .tar.gz or a folder; for
+    --format jsonld also an http(s) URL). Everything is checked like a post sent to the API,
+    and a source that cannot be read or breaks a rule imports nothing.
+
+    Posts are written in batches, so a running node on the same database keeps publishing
+    meanwhile; readers see the blog once the import is complete."""
+    settings = Settings.load({"database_url": database_url(db), "media_dir": media_dir})
+    if fmt == "json":
+        _restore(source, slug, settings)
+        return
+    if slug is None:
+        raise click.UsageError("--slug is required with --format " + fmt)
+    if title is not None and fmt != "wordpress":
+        raise click.UsageError("--title is for --format wordpress only")
+    captured = _captured_at(captured_at)
+    text = _read_source(source, fmt)
 
     async def body(newsroom: Newsroom) -> tuple[ImportedBlog, Any]:
-        imported = parse_text(text, slug=slug, timezone=timezone)
-        blog = await newsroom.import_blog(imported)
+        imported = _reader(fmt, text, slug, timezone, captured, title)
+        with _Bar() as bar:
+            blog = await newsroom.import_blog(imported, progress=bar)
         return imported, blog
 
     imported, blog = run(lambda: _with_newsroom(settings, body))
     for warning in imported.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
     console.print(f"imported {blog.post_count} posts into /{blog.slug} ({blog.title})")
+
+
+def _restore(source: str, slug: str | None, settings: Settings) -> None:
+    from dateline.importers.archive import Archive
+
+    path = Path(source)
+    if not path.exists():
+        raise click.BadParameter(f"{source} does not exist", param_hint="SOURCE")
+
+    async def body(newsroom: Newsroom) -> Any:
+        with Archive(path) as archive, _Bar() as bar:
+            return await newsroom.restore_archive(archive, slug=slug, progress=bar)
+
+    restored = run(lambda: _with_newsroom(settings, body))
+    blog = restored.blog
+    for warning in restored.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    if restored.new_accounts:
+        err.print(
+            f"[yellow]note:[/yellow] made {len(restored.new_accounts)} account(s), deactivated "
+            "and without a password, for people of the archive this instance did not know: "
+            + ", ".join(restored.new_accounts)
+            + ". An admin lets each in with `dateline user set-password EMAIL` and "
+            "`dateline user reactivate EMAIL`."
+        )
+    console.print(
+        f"restored /{blog.slug} ({blog.title}): {blog.post_count} published posts, "
+        f"event log up to seq {blog.last_seq}"
+    )
+
+
+@main.command("export")
+@click.argument("slug")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True,
+    help="json: a Dateline archive (dateline-archive/1, a .tar.gz; a folder if --out is an "
+    "empty folder or ends with /), the blog whole for `dateline import --format json`. "
+    "html: a static site of ended coverage (the page, an oldest-first page, every permalink, "
+    "the Atom feed, images, CSS; no live script), for any web server with Dateline stopped.",
+)  # fmt: skip
+@click.option(
+    "--out", default=None,
+    help="Where to write: default SLUG.dateline.tar.gz (json) or SLUG-archive/ (html).",
+)  # fmt: skip
+@click.option(
+    "--origin", default="",
+    help="html: the public site's scheme and host (https://live.example.org), for canonical "
+    "links, JSON-LD and the feed's ids; default: paths only.",
+)  # fmt: skip
+@click.option("--db", "db", default=None, help=_help("database_url"))
+@click.option("--media-dir", default=None, help=_help("media_dir"))
+def export(
+    slug: str, fmt: str, out: str | None, origin: str, db: str | None, media_dir: str | None
+) -> None:
+    """Export blog SLUG: an archive to move or keep it (json), or a static site (html)."""
+    settings = Settings.load({"database_url": database_url(db), "media_dir": media_dir})
+    if fmt == "html":
+        from dateline.exporters.html import export_html
+
+        target = Path(out or f"{slug}-archive")
+
+        async def html(newsroom: Newsroom) -> Any:
+            return await export_html(newsroom, slug, target, settings=settings, origin=origin)
+
+        done = run(lambda: _with_newsroom(settings, html))
+        console.print(
+            f"wrote the static archive of /{slug} to {done.out}/: {done.pages} pages, "
+            f"{done.images} images, {done.bytes} bytes"
+        )
+        for name in done.missing_images:
+            err.print(
+                f"[yellow]warning:[/yellow] the image {name} is missing from the media folder"
+            )
+        return
+    from dateline.exporters.archive import export_archive
+
+    folder = out is not None and (out.endswith("/") or Path(out).is_dir())
+    path = Path(out or f"{slug}.dateline.tar.gz")
+
+    async def archive(newsroom: Newsroom) -> Any:
+        with _Bar() as bar:
+            return await export_archive(newsroom, None, slug, path, folder=folder, progress=bar)
+
+    done = run(lambda: _with_newsroom(settings, archive))
+    console.print(
+        f"wrote {done.path}: {done.posts} posts, {done.events} events, {done.files} image files, "
+        f"{done.bytes} bytes"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,16 +3,19 @@ changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
 from dateline import render
-from dateline.errors import Conflict, ImportFailed
+from dateline.errors import Conflict, ImportFailed, Invalid
 from dateline.importers.text import parse_text
+from dateline.model import Post
 from dateline.newsroom import Newsroom
 from dateline.store import Store
+from dateline.store import schema as t
 
 
 def _utc(*parts: int) -> datetime:
@@ -33,8 +36,13 @@ def test_the_seed_header_is_recovered(seed_text: str) -> None:
     assert imported.warnings == ["the header says 35 posts but the file holds 9; importing 9"]
 
 
-def test_the_nine_posts_come_newest_first_in_utc(seed_text: str) -> None:
-    posts = parse_text(seed_text, slug="xi").posts
+def test_the_nine_posts_are_read_in_utc(seed_text: str) -> None:
+    # In file order, which is not sorted: the dump lists its 7:28 p.m. post last.
+    posts = sorted(
+        parse_text(seed_text, slug="xi").posts,
+        key=lambda p: p.published_at or _utc(1900, 1, 1),
+        reverse=True,
+    )
     assert [(p.published_at, p.headline) for p in posts] == [
         (_utc(2023, 3, 20, 23, 28), "US announces another $350 million in security assistance for Ukraine"),
         (_utc(2023, 3, 20, 21, 7), "Wagner chief claims his forces control 70% of Bakhmut as Ukraine says Russian mercenaries face heavy losses"),
@@ -95,7 +103,7 @@ def _broken(seed_text: str, line: int, replacement: str | None) -> str:
 @pytest.mark.parametrize(
     ("line", "replacement", "reported", "words"),
     [
-        (1, "Xi and Putin meet in Moscow", 1, "title line"),
+        (1, "Updated 12:03 a.m. ET, March 21, 2023", 1, "title line"),
         (3, "Kathleen Magramo and others", 3, "authors line"),
         (5, "Last updated yesterday", 5, "Updated"),
         (5, "Updated 12:03 a.m. XT, March 21, 2023", 5, "'XT' is unknown"),
@@ -143,9 +151,30 @@ async def test_a_failed_import_leaves_the_database_unchanged(
     with pytest.raises(Conflict):
         await offline_newsroom.import_blog(again)
     assert [b.slug for b in await store.list_blogs()] == ["xi"]
+    # A post that breaks a rule after two batches were written: nothing of "other" remains.
     broken = parse_text(seed_text, slug="other")
-    broken.posts[-1].id = broken.posts[0].id = "same-id"  # the second insert violates a key
-    with pytest.raises(IntegrityError):
-        await offline_newsroom.import_blog(broken)
+    posts = list(broken.posts)
+    posts[-1].body = "a NUL byte \x00 in the body"
+    broken.posts = posts
+    with pytest.raises(Invalid, match="control character"):
+        await offline_newsroom.import_blog(broken, batch=2)
     assert [b.slug for b in await store.list_blogs()] == ["xi"]
+    # A source that fails while it is read (a parse error in a streamed file) is the same.
+    failing = parse_text(seed_text, slug="other")
+
+    def parse_then_fail() -> Iterator[Post]:
+        for i, post in enumerate(parse_text(seed_text, slug="other").posts):
+            if i == 5:
+                raise ImportFailed("expected a time line", line=400)
+            assert isinstance(post, Post)
+            yield post
+
+    failing.posts = parse_then_fail()
+    with pytest.raises(ImportFailed, match="line 400"):
+        await offline_newsroom.import_blog(failing, batch=2)
+    assert [b.slug for b in await store.list_blogs()] == ["xi"]
+    async with store.engines.reading() as conn:
+        slugs = (await conn.execute(select(t.blogs.c.slug))).scalars().all()
+        posts = await conn.execute(select(func.count()).select_from(t.posts))
+        assert list(slugs) == ["xi"] and posts.scalar_one() == 9
     assert (await store.get_blog("xi")).last_seq == 9

@@ -37,7 +37,10 @@ def _utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)
 
 
-def _posts(n: int, *, start: datetime = _utc(2024, 5, 1, 8)) -> Iterator[Post]:
+_START = _utc(2024, 5, 1, 8)
+
+
+def _posts(n: int, *, start: datetime = _START) -> Iterator[Post]:
     """n posts, newest first (as live pages list them)."""
     for i in range(n, 0, -1):
         when = start + timedelta(minutes=i)
@@ -574,9 +577,8 @@ async def test_damaged_or_hostile_archives_are_refused_and_change_nothing(
     path = make(files, tmp_path / "bad.tar.gz")
     newsroom = _newsroom(store, tmp_path / "media")
     before = await _counts(store)
-    with pytest.raises((ImportFailed, Invalid), match=message):
-        with Archive(path) as archive:
-            await newsroom.restore_archive(archive)
+    with pytest.raises((ImportFailed, Invalid), match=message), Archive(path) as archive:
+        await newsroom.restore_archive(archive)
     assert await _counts(store) == before
     assert not (tmp_path / "media").exists() or not any((tmp_path / "media").iterdir())
 

@@ -54,4 +54,13 @@ async def open_store(url: str, *, upgrade: bool = True) -> Store:
     return store
 
 
-__all__ = ["Keyset", "LoggedEvent", "PostChange", "Shape", "Store", "TokenInfo", "migrate", "open_store"]
+__all__ = [
+    "Keyset",
+    "LoggedEvent",
+    "PostChange",
+    "Shape",
+    "Store",
+    "TokenInfo",
+    "migrate",
+    "open_store",
+]

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -80,15 +81,44 @@ async def _blog_page(
         after=decode_cursor(cursor),
         tag=tag,
     )
-    next_cursor = encode_cursor(following)
     views = [post_json(p) for p in posts]
-    origin = _origin(request)
-    description = render.plain_text(blog.summary) if blog.summary else _first_words(views, blog)
-    flagged = [post_view(post_json(p), blog) for p in await state.store.flagged_posts(blog)]
+    flagged = await state.store.flagged_posts(blog)
     # Search engines get the latest 50 posts as the blog's updates, whichever page this is.
     latest = views
     if cursor or not newest_first or len(views) < min(50, blog.post_count):
         latest = [post_json(p) for p in (await state.store.list_posts(blog, limit=50))[0]]
+    context = blog_page_context(
+        blog,
+        views,
+        flagged,
+        latest,
+        _origin(request),
+        newest_first=newest_first,
+        tag=tag,
+        next_cursor=encode_cursor(following),
+        # Live updates belong to the first page; later pages are history.
+        live=not cursor,
+    )
+    return _html(request, "blog.html", **context)
+
+
+def blog_page_context(
+    blog: Blog,
+    views: list[dict[str, Any]],
+    flagged: list[Post],
+    latest: list[dict[str, Any]],
+    origin: str,
+    *,
+    newest_first: bool,
+    tag: str | None,
+    next_cursor: str | None,
+    live: bool,
+) -> dict[str, Any]:
+    """What blog.html shows: `views` (the contract's post JSON) in the order given, the pinned
+    and key posts among `flagged`, and `latest` (newest first) as the structured data's updates.
+    Without a request, so the static archive (dateline/exporters/html.py) renders it too."""
+    description = render.plain_text(blog.summary) if blog.summary else _first_words(views, blog)
+    flagged_views = [post_view(post_json(p), blog) for p in flagged]
     site = blog.organisation or "Dateline"
     blog_url = origin + urls.blog_path(blog.slug)
     image = metadata.first_image(latest, origin)
@@ -97,25 +127,22 @@ async def _blog_page(
         query["tag"] = tag
     next_url = urls.blog_path(blog.slug, **query, cursor=next_cursor) if next_cursor else None
     filtered = {"tag": tag} if tag else {}
-    return _html(
-        request,
-        "blog.html",
-        b=blog_view(blog),
-        posts=[post_view(p, blog) for p in views],
-        canonical=origin + urls.blog_path(blog.slug, **filtered),
-        social=metadata.social(blog.title, description, blog_url, image, site),
-        jsonld=metadata.script_json(metadata.live_blog_posting(blog, latest[:50], origin)),
-        pinned=[p for p in flagged if p["pinned"]],
-        key_events=[p for p in flagged if p["key_event"]],
-        newest_first=newest_first,
-        newest_url=urls.blog_path(blog.slug, **filtered),
-        oldest_url=urls.blog_path(blog.slug, sort="oldest", **filtered),
-        tag=tag,
-        all_url=urls.blog_path(blog.slug),
-        next_url=next_url,
-        # Live updates belong to the first page; later pages are history.
-        live=not cursor,
-    )
+    return {
+        "b": blog_view(blog),
+        "posts": [post_view(p, blog) for p in views],
+        "canonical": origin + urls.blog_path(blog.slug, **filtered),
+        "social": metadata.social(blog.title, description, blog_url, image, site),
+        "jsonld": metadata.script_json(metadata.live_blog_posting(blog, latest[:50], origin)),
+        "pinned": [p for p in flagged_views if p["pinned"]],
+        "key_events": [p for p in flagged_views if p["key_event"]],
+        "newest_first": newest_first,
+        "newest_url": urls.blog_path(blog.slug, **filtered),
+        "oldest_url": urls.blog_path(blog.slug, sort="oldest", **filtered),
+        "tag": tag,
+        "all_url": urls.blog_path(blog.slug),
+        "next_url": next_url,
+        "live": live,
+    }
 
 
 async def post_page(request: Request) -> Response:
@@ -133,29 +160,31 @@ async def post_page(request: Request) -> Response:
 
 
 def _post_page(request: Request, blog: Blog, post: Post) -> bytes:
+    return _html(request, "post.html", **post_page_context(blog, post, _origin(request)))
+
+
+def post_page_context(blog: Blog, post: Post, origin: str) -> dict[str, Any]:
+    """What post.html shows of a published post (no request needed: the archive uses it)."""
     data = post_json(post)
-    origin = _origin(request)
     url = origin + data["url"]
     image = next((m["url"] for m in data["media"] if m.get("url")), None)
     if image and not image.startswith("http"):
         image = origin + image
     posting = {"@context": "https://schema.org", **metadata.blog_posting(data, blog, origin)}
     posting["isPartOf"] = {"@type": "LiveBlogPosting", "url": origin + urls.blog_path(blog.slug)}
-    return _html(
-        request,
-        "post.html",
-        b=blog_view(blog),
-        p=post_view(data, blog),
-        canonical=url,
-        social=metadata.social(
+    return {
+        "b": blog_view(blog),
+        "p": post_view(data, blog),
+        "canonical": url,
+        "social": metadata.social(
             data["headline"] or blog.title,
             render.plain_text(post.body) or blog.title,
             url,
             image,
             blog.organisation or "Dateline",
         ),
-        jsonld=metadata.script_json(posting),
-    )
+        "jsonld": metadata.script_json(posting),
+    }
 
 
 def _embed_options(request: Request) -> tuple[int, bool, bool, bool]:
@@ -185,21 +214,45 @@ async def embed(request: Request) -> Response:
 
     async def page() -> bytes:
         posts, _ = await state.store.list_posts(blog, limit=count)
-        flagged = [post_view(post_json(p), blog) for p in await state.store.flagged_posts(blog)]
-        return _html(
-            request,
-            "embed.html",
-            b=blog_view(blog),
-            posts=[post_view(post_json(p), blog) for p in posts],
-            canonical=_origin(request) + urls.blog_path(blog.slug),
-            max_posts=count,
+        flagged = await state.store.flagged_posts(blog)
+        context = embed_context(
+            blog,
+            posts,
+            flagged,
+            _origin(request),
+            count=count,
             compact=compact,
-            pinned=[p for p in flagged if p["pinned"]] if pinned else None,
-            key_events=[p for p in flagged if p["key_event"]] if key_events else None,
+            pinned=pinned,
+            key_events=key_events,
         )
+        return _html(request, "embed.html", **context)
 
     key = ("embed", str(count), str(compact), str(pinned), str(key_events))
     return await _cached(request, blog, key, page, shared=shared)
+
+
+def embed_context(
+    blog: Blog,
+    posts: list[Post],
+    flagged: list[Post],
+    origin: str,
+    *,
+    count: int,
+    compact: bool,
+    pinned: bool,
+    key_events: bool,
+) -> dict[str, Any]:
+    """What embed.html shows: the newest `posts` and, as asked, the pinned and key posts."""
+    flagged_views = [post_view(post_json(p), blog) for p in flagged]
+    return {
+        "b": blog_view(blog),
+        "posts": [post_view(post_json(p), blog) for p in posts],
+        "canonical": origin + urls.blog_path(blog.slug),
+        "max_posts": count,
+        "compact": compact,
+        "pinned": [p for p in flagged_views if p["pinned"]] if pinned else None,
+        "key_events": [p for p in flagged_views if p["key_event"]] if key_events else None,
+    }
 
 
 async def feed(request: Request) -> Response:
@@ -217,13 +270,26 @@ async def feed(request: Request) -> Response:
 async def _feed(request: Request, blog: Blog, tag: str | None) -> bytes:
     state = services(request)
     posts, _ = await state.store.list_posts(blog, limit=50, tag=tag)
-    origin = _origin(request)
-    template = state.templates.get_template("_post.html")
+    return feed_xml(state.templates, blog, posts, _origin(request), tag)
+
+
+def feed_xml(
+    templates: Environment,
+    blog: Blog,
+    posts: list[Post],
+    origin: str,
+    tag: str | None = None,
+    *,
+    archive: bool = False,
+) -> bytes:
+    """The Atom document of `posts` (newest first); `archive` renders their HTML as the static
+    archive shows it (no links to the live site's tag filter)."""
+    template = templates.get_template("_post.html")
     entries = []
     for post in posts:
         view = post_view(post_json(post), blog)
         # The entry shows the post as the page does (figures, byline, contributors).
-        view["feed_html"] = template.render(p=view).strip()
+        view["feed_html"] = template.render(p=view, archive=archive).strip()
         entries.append(view)
     b = blog_view(blog)
     b["summary_text"] = render.plain_text(blog.summary) if blog.summary else ""
@@ -233,7 +299,7 @@ async def _feed(request: Request, blog: Blog, tag: str | None) -> bytes:
         b["title"] = f"{blog.title}: {tag}"
     filtered = {"tag": tag} if tag else {}
     feed_url = origin + urls.feed_path(blog.slug) + (f"?{urlencode(filtered)}" if tag else "")
-    xml = state.templates.get_template("feed.xml").render(
+    xml = templates.get_template("feed.xml").render(
         b=b,
         posts=entries,
         origin=origin,
