@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -49,8 +49,12 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
     except DatelineError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        sys.exit(1 if exc.status >= 500 else 2)
+        _fail(exc)
+
+
+def _fail(exc: DatelineError) -> NoReturn:
+    err.print(f"[red]error:[/red] {exc.message}")
+    sys.exit(1 if exc.status >= 500 else 2)
 
 
 async def _with_newsroom(settings: Settings, body: Callable[[Newsroom], Awaitable[T]]) -> T:
@@ -408,7 +412,7 @@ class _Bar:
 
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
-            transient=True,
+            transient=True, disable=not err.is_terminal,
         )  # fmt: skip
         self.tasks: dict[str, Any] = {}
 
@@ -475,7 +479,10 @@ def import_(
     if title is not None and fmt != "wordpress":
         raise click.UsageError("--title is for --format wordpress only")
     captured = _captured_at(captured_at)
-    text = _read_source(source, fmt)
+    try:
+        text = _read_source(source, fmt)  # before the store is opened: a bad source changes nothing
+    except DatelineError as exc:
+        _fail(exc)
 
     async def body(newsroom: Newsroom) -> tuple[ImportedBlog, Any]:
         imported = _reader(fmt, text, slug, timezone, captured, title)

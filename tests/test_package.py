@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -125,3 +126,33 @@ def test_an_installed_dateline_serves_every_page(
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+def test_an_installed_dateline_imports_and_exports_every_format(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Each format's reader and writer, with the dependencies only it needs (defusedxml for
+    WordPress exports, httpx for pages fetched by URL), from the wheel alone."""
+    _, dateline = installed
+    fixtures = ROOT / "tests" / "fixtures"
+    db = ["--db", str(tmp_path / "d.db")]
+    _run(dateline, "import", fixtures / "foreign" / "storm-hollis-export.xml", "--format",
+         "wordpress", "--slug", "storm", *db, cwd=tmp_path)  # fmt: skip
+    _run(dateline, "import", fixtures / "foreign" / "storm-hollis-jsonld.html", "--format",
+         "jsonld", "--timezone", "Europe/London", "--slug", "storm-ld", *db, cwd=tmp_path)  # fmt: skip
+    _run(dateline, "import", fixtures / "text" / "storm-odette.txt", "--slug", "odette", *db,
+         cwd=tmp_path)  # fmt: skip
+    _run(dateline, "export", "storm", "--format", "html", "--out", "site", *db, cwd=tmp_path)
+    assert "coverageEndTime" in (tmp_path / "site" / "storm" / "index.html").read_text("utf-8")
+    _run(dateline, "export", "odette", "--out", "odette.tar.gz", *db, cwd=tmp_path)
+    restored = _run(dateline, "import", "odette.tar.gz", "--format", "json", "--db",
+                    tmp_path / "other.db", cwd=tmp_path)  # fmt: skip
+    assert "restored /odette" in restored
+    with socket.socket() as closed:  # a port nothing listens on: the fetch fails cleanly
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/live"
+        proc = subprocess.run(
+            [str(dateline), "import", url, "--format", "jsonld", "--slug", "x", *db],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
