@@ -94,6 +94,11 @@ def test_an_unknown_zone_is_refused_naming_the_line_and_the_known_ones() -> None
     assert "--timezone" in error.message
     # IDT is not listed: without a zone that uses it, it is unknown.
     assert "'IDT' is unknown" in _refusal(HEADER + "9:00 a.m. IDT, July 20, 2023\nH\n").message
+    # So is a --timezone that names no zone: the same kind of error as any unreadable input.
+    with pytest.raises(ImportFailed, match="time zone 'Eastern' is unknown"):
+        parse_text(
+            HEADER + "2:57 p.m. ET, March 20, 2023\nHeadline\n", slug="x", timezone="Eastern"
+        )
 
 
 def test_a_leading_byte_order_mark_is_dropped(seed_text: str) -> None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dateline.errors import DatelineError, ImportFailed
 from dateline.model import Blog, Post, Revision
+from dateline.render import zone
 
 
 @dataclass(slots=True)
@@ -35,4 +37,16 @@ class ImportedBlog:
     warnings: list[str] = field(default_factory=list)
 
 
-__all__ = ["ImportedBlog", "ImportedPost"]
+def display_zone(timezone: str | None) -> str:
+    """The blog's display zone from `--timezone`: UTC when none is given; an unknown name is an
+    `ImportFailed` (the file is not read)."""
+    if timezone is None:
+        return "UTC"
+    try:
+        zone(timezone)
+    except DatelineError as exc:
+        raise ImportFailed(exc.message) from None
+    return timezone
+
+
+__all__ = ["ImportedBlog", "ImportedPost", "display_zone"]

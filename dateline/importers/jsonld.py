@@ -46,8 +46,8 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from dateline.errors import DatelineError, ImportFailed
-from dateline.importers import ImportedBlog
+from dateline.errors import ImportFailed
+from dateline.importers import ImportedBlog, display_zone
 from dateline.importers.htmltext import (
     Converted,
     LenientHTMLParser,
@@ -71,7 +71,7 @@ _HTML_HINT = (
 
 
 def parse_jsonld(html: str, *, slug: str, timezone: str | None = None) -> ImportedBlog:
-    tz_name = _zone_name(timezone)
+    tz_name = display_zone(timezone)
     if len(html) > MAX_PAGE:
         raise ImportFailed(f"the page is over {MAX_PAGE:,} characters; is it really one page?")
     warnings: list[str] = []
@@ -110,16 +110,6 @@ def parse_jsonld(html: str, *, slug: str, timezone: str | None = None) -> Import
     posts.sort(key=lambda p: p[0])
     blog = _blog(posting, [p for _, p in posts], slug, tz_name, timezone, index, warnings)
     return ImportedBlog(blog=blog, posts=[p for _, p in posts], warnings=warnings)
-
-
-def _zone_name(timezone: str | None) -> str:
-    if timezone is None:
-        return "UTC"
-    try:
-        zone(timezone)
-    except DatelineError as exc:
-        raise ImportFailed(exc.message) from None
-    return timezone
 
 
 class _Scripts(LenientHTMLParser):

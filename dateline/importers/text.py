@@ -84,7 +84,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from dateline.errors import ImportFailed
-from dateline.importers import ImportedBlog
+from dateline.importers import ImportedBlog, display_zone
 from dateline.model import Blog, BlogStatus, Byline, Media, Person, Post, PostStatus
 from dateline.render import zone
 
@@ -654,7 +654,7 @@ def parse_text(
     """Read a dump (see the module's docstring). Every error in the file raises here, before a
     post is built; the posts are built as `posts` is iterated, in file order."""
     if timezone is not None:
-        zone(timezone)
+        display_zone(timezone)
     if captured_at is not None and captured_at.utcoffset() is None:
         raise ImportFailed("--captured-at needs a UTC offset, such as 2023-09-20T14:05:00-04:00")
     text = text.removeprefix("\ufeff")

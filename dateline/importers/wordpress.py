@@ -75,8 +75,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from dateline.errors import DatelineError, ImportFailed
-from dateline.importers import ImportedBlog, ImportedPost
+from dateline.errors import ImportFailed
+from dateline.importers import ImportedBlog, ImportedPost, display_zone
 from dateline.importers.htmltext import Converted, clean, html_to_markdown
 from dateline.model import Blog, BlogStatus, Byline, Person, Post, PostStatus, Revision
 from dateline.render import zone
@@ -106,7 +106,7 @@ _SERIALISED_ID = re.compile(r'i:\d+;(?:i:(\d+)|s:\d+:"(\d+)");')
 def parse_wordpress(
     data: str, *, slug: str, timezone: str | None = None, title: str | None = None
 ) -> ImportedBlog:
-    tz_name = _zone_name(timezone)
+    tz_name = display_zone(timezone)
     if len(data) > MAX_FILE:
         raise ImportFailed(f"the file is over {MAX_FILE:,} characters")
     text = data.lstrip("\ufeff \t\r\n")
@@ -132,16 +132,6 @@ def parse_wordpress(
     if not posts:
         raise ImportFailed("the file holds no live blog entries with text")
     return ImportedBlog(blog=_blog(header, posts, slug, tz_name), posts=posts, warnings=warnings)
-
-
-def _zone_name(timezone: str | None) -> str:
-    if timezone is None:
-        return "UTC"
-    try:
-        zone(timezone)
-    except DatelineError as exc:
-        raise ImportFailed(exc.message) from None
-    return timezone
 
 
 # What both inputs are read into.
