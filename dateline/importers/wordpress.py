@@ -67,40 +67,27 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
 from dateline.errors import ImportFailed
-from dateline.importers import ImportedBlog, ImportedPost, display_zone
-from dateline.importers.htmltext import Converted, clean, html_to_markdown
-from dateline.model import Blog, BlogStatus, Byline, Person, Post, PostStatus, Revision
-from dateline.render import zone
+from dateline.importers import ImportedBlog, display_zone
+from dateline.importers.htmltext import clean
+from dateline.importers.liveblog import (
+    LATEST_EPOCH,
+    UNTITLED,
+    Entry,
+    Header,
+    Version,
+    assemble,
+    blog_of,
+    in_time,
+)
+from dateline.importers.wxr import read_wxr
 
 MAX_FILE = 100_000_000  # characters; a whole site's export can be large
-MAX_MEDIA = 20  # the API's limits for one post
-MAX_TAGS = 20
-_MAX_TAG = 50  # characters in a tag
-_UNTITLED = "Imported live blog"
-_DELETED = "deleted in WordPress"
-_LATEST_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
-_WP_NAMESPACE = re.compile(r"^\{http://wordpress\.org/export/\d+\.\d+/\}(?P<name>.+)$")
-_CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
-_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
-_WP_TIME = "%Y-%m-%d %H:%M:%S"
-_NO_TIME = "0000-00-00 00:00:00"
 # The plugin's "/key" command as typed (the `content` field); the stored form is a span.
 _KEY_COMMAND = re.compile(r"(?<![\w/])/key\b", re.IGNORECASE)
-_SHORTCODE = re.compile(r"\[/?liveblog[\w-]*[^\]]*\]")
-_CAPTION = re.compile(r"\[caption[^\]]*\](?P<inner>.*?)\[/caption\]", re.DOTALL)
-_CAPTION_IMAGE = re.compile(
-    r"^\s*(?P<image>(?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(?P<text>.*)$", re.DOTALL
-)
-_SERIALISED_ID = re.compile(r'i:\d+;(?:i:(\d+)|s:\d+:"(\d+)");')
 
 
 def parse_wordpress(
@@ -112,15 +99,15 @@ def parse_wordpress(
     text = data.lstrip("\ufeff \t\r\n")
     if text.startswith(("{", "[")):
         entries, warnings = _from_json(text)
-        header = _Header(title=title or _UNTITLED)
+        header = Header(title=title or UNTITLED)
         if not title:
             warnings.append(
-                f'the Liveblog plugin\'s JSON has no title: the blog is called "{_UNTITLED}"; '
+                f'the Liveblog plugin\'s JSON has no title: the blog is called "{UNTITLED}"; '
                 "pass --title or change it after the import"
             )
     elif text.startswith("<"):
         # A lone surrogate cannot be handed to the XML parser (it reads UTF-8).
-        header, entries, warnings = _from_wxr(clean(text), timezone)
+        header, entries, warnings = read_wxr(clean(text), timezone)
         header.title = title or header.title
     else:
         raise ImportFailed(
@@ -128,132 +115,10 @@ def parse_wordpress(
             "WordPress export (WXR, starting with <)",
             line=1,
         )
-    posts = [p for p in (_assemble(e, slug, warnings) for e in entries) if p is not None]
+    posts = [p for p in (assemble(e, slug, warnings) for e in entries) if p is not None]
     if not posts:
         raise ImportFailed("the file holds no live blog entries with text")
-    return ImportedBlog(blog=_blog(header, posts, slug, tz_name), posts=posts, warnings=warnings)
-
-
-# What both inputs are read into.
-
-
-@dataclass
-class _Version:
-    at: datetime
-    html: str
-    newlines: bool  # the plugin's stored or typed form: blank lines separate paragraphs
-    author: str | None
-    order: int  # place in the file, for versions written in the same second
-
-
-@dataclass
-class _Entry:
-    id: str
-    where: str  # how messages name it
-    order: int
-    published_at: datetime | None = None
-    versions: list[_Version] = field(default_factory=list)
-    # The text readers saw last when the source says so (WXR: the original comment, which each
-    # edit overwrites); else the latest version.
-    final: _Version | None = None
-    deleted_at: datetime | None = None
-    authors: list[str] = field(default_factory=list)
-    key_event: bool = False
-
-
-@dataclass
-class _Header:
-    title: str
-    summary: str = ""
-    organisation: str = ""
-    authors: list[str] = field(default_factory=list)
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    ended: bool = False
-
-
-def _convert(version: _Version) -> Converted:
-    return html_to_markdown(version.html, newlines=version.newlines, take_headline=True)
-
-
-def _assemble(entry: _Entry, slug: str, warnings: list[str]) -> ImportedPost | None:
-    versions = sorted(entry.versions, key=lambda v: (v.at, v.order))
-    final = entry.final or (versions[-1] if versions else None)
-    if final is None:
-        state = "was deleted and " if entry.deleted_at else ""
-        warnings.append(f"{entry.where} {state}has no text in the file; skipped")
-        return None
-    earlier = [v for v in versions if v is not final]
-    # A version counts where the text changed (the same response saved twice repeats entries);
-    # the first version with a text stands for it.
-    distinct: list[_Version] = []
-    for version in [*earlier, final]:
-        if not distinct or distinct[-1].html != version.html:
-            distinct.append(version)
-    earlier = distinct[:-1]
-    times = [v.at for v in versions] + [final.at]
-    published = entry.published_at or min(times)
-    updated = max(max(times), entry.deleted_at or published)
-    byline = Byline(people=tuple(Person(n) for n in entry.authors))
-    converted = _convert(final)
-    media = converted.media
-    if len(media) > MAX_MEDIA:
-        warnings.append(f"{entry.where}: {len(media)} images; keeping the first {MAX_MEDIA}")
-        media = media[:MAX_MEDIA]
-    for dropped in sorted(set(converted.dropped)):
-        warnings.append(f"{entry.where}: an embedded <{dropped}> was left out")
-    post = Post(
-        blog_slug=slug,
-        headline=converted.headline,
-        body=converted.markdown,
-        byline=byline,
-        media=media,
-        tags=[t for t in converted.tags if len(t) <= _MAX_TAG][:MAX_TAGS],
-        key_event=entry.key_event or "key" in converted.commands,
-        status=PostStatus.DELETED if entry.deleted_at else PostStatus.PUBLISHED,
-        published_at=published,
-        created_at=published,
-        updated_at=updated,
-        delete_reason=_DELETED if entry.deleted_at else None,
-    )
-    revisions = []
-    for version in earlier:
-        old = _convert(version)
-        revisions.append(
-            Revision(
-                post_id="",
-                number=0,
-                user_id=None,
-                created_at=version.at,
-                headline=old.headline,
-                body=old.markdown,
-                byline=byline,
-                media=old.media[:MAX_MEDIA],
-                user_name=version.author,
-            )
-        )
-    return ImportedPost(post=post, earlier=revisions)
-
-
-def _blog(header: _Header, posts: list[ImportedPost], slug: str, tz_name: str) -> Blog:
-    first = min(p.post.published_at for p in posts if p.post.published_at)
-    last = max(p.post.updated_at for p in posts if p.post.updated_at)
-    start = header.created_at or first
-    updated = header.updated_at or last
-    return Blog(
-        slug=slug,
-        title=header.title,
-        summary=header.summary,
-        timezone=tz_name,
-        organisation=header.organisation,
-        authors=[Person(n) for n in header.authors],
-        status=BlogStatus.ENDED if header.ended else BlogStatus.LIVE,
-        coverage_start=start,
-        coverage_end=updated if header.ended else None,
-        created_at=start,
-        updated_at=updated,
-        post_count=sum(1 for p in posts if p.post.status is PostStatus.PUBLISHED),
-    )
+    return ImportedBlog(blog=blog_of(header, posts, slug, tz_name), posts=posts, warnings=warnings)
 
 
 # JSON: the plugin's REST entries.
@@ -289,11 +154,11 @@ def _epoch(value: Any, where: str, key: str) -> datetime:
     seconds: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
-    elif isinstance(value, float) and value.is_integer() and abs(value) <= _LATEST_EPOCH:
+    elif isinstance(value, float) and value.is_integer() and abs(value) <= LATEST_EPOCH:
         seconds = int(value)
     elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
         seconds = int(value.strip())
-    if seconds is None or not 0 <= seconds <= _LATEST_EPOCH:
+    if seconds is None or not 0 <= seconds <= LATEST_EPOCH:
         raise ImportFailed(
             f"{where}: {key} must be a time in seconds since 1970 (UTC), found {_shown(value)}"
         )
@@ -328,8 +193,8 @@ def _json_entry_dicts(values: list[Any]) -> list[tuple[str, Any]]:
     return found
 
 
-def _from_json(text: str) -> tuple[list[_Entry], list[str]]:
-    entries: dict[str, _Entry] = {}
+def _from_json(text: str) -> tuple[list[Entry], list[str]]:
+    entries: dict[str, Entry] = {}
     warnings: list[str] = []
     kinds: dict[str, list[tuple[datetime, int, str]]] = {}  # id → (time, order, type)
     for order, (where, item) in enumerate(_json_entry_dicts(_json_values(text))):
@@ -349,7 +214,7 @@ def _from_json(text: str) -> tuple[list[_Entry], list[str]]:
         if "timestamp" not in item:
             raise ImportFailed(f"{where} has no timestamp")
         at = _epoch(item["timestamp"], where, "timestamp")
-        entry = entries.setdefault(ident, _Entry(id=ident, where=f"entry {ident}", order=order))
+        entry = entries.setdefault(ident, Entry(id=ident, where=f"entry {ident}", order=order))
         if item.get("entry_time") is not None:
             entry.published_at = _epoch(item["entry_time"], where, "entry_time")
         authors = _json_authors(item.get("authors"), where)
@@ -370,14 +235,14 @@ def _from_json(text: str) -> tuple[list[_Entry], list[str]]:
                 html = _KEY_COMMAND.sub("", html)
         if html.strip():
             author = authors[0] if authors else None
-            entry.versions.append(_Version(at, html, newlines, author, order))
+            entry.versions.append(Version(at, html, newlines, author, order))
     for ident, events in kinds.items():
         latest = max(events)
         if latest[2] == "delete":
             entries[ident].deleted_at = latest[0]
     for entry in entries.values():
         entry.published_at = entry.published_at or min(k[0] for k in kinds[entry.id])
-    return sorted(entries.values(), key=_in_time), warnings
+    return sorted(entries.values(), key=in_time), warnings
 
 
 def _json_authors(value: Any, where: str) -> list[str]:
@@ -393,297 +258,6 @@ def _json_authors(value: Any, where: str) -> list[str]:
         if name and name not in names:
             names.append(name)
     return names
-
-
-# XML: a WordPress export (WXR).
-
-
-def _local(element: Element) -> str | None:
-    """The name of a `wp:` element ("comment_id"), whatever the export version; else None."""
-    match = _WP_NAMESPACE.match(element.tag) if isinstance(element.tag, str) else None
-    return match["name"] if match else None
-
-
-def _wp_all(element: Element, name: str) -> list[Element]:
-    return [child for child in element if _local(child) == name]
-
-
-def _wp_text(element: Element, name: str) -> str:
-    found = _wp_all(element, name)
-    return (found[0].text or "").strip() if found else ""
-
-
-def _meta(element: Element, kind: str) -> dict[str, str]:
-    """The post's or comment's meta (`kind` is "postmeta" or "commentmeta"), key → value."""
-    meta: dict[str, str] = {}
-    for item in _wp_all(element, kind):
-        meta.setdefault(_wp_text(item, "meta_key"), _wp_text(item, "meta_value"))
-    return meta
-
-
-def _wxr_time(
-    element: Element, name: str, where: str, timezone: str | None, *, required: bool
-) -> datetime | None:
-    """`<wp:NAME_gmt>`, or `<wp:NAME>` in `timezone` when the UTC time is zero."""
-    value = _wp_text(element, f"{name}_gmt")
-    local = _wp_text(element, name)
-    if (not value or value == _NO_TIME) and local and local != _NO_TIME and timezone:
-        return _parse_wxr_time(local, f"<wp:{name}>", where).replace(tzinfo=zone(timezone))
-    if not value or value == _NO_TIME:
-        if required:
-            raise ImportFailed(
-                f"{where} has no <wp:{name}_gmt> time"
-                + (f" (pass --timezone to read <wp:{name}> {local})" if local else "")
-            )
-        return None
-    return _parse_wxr_time(value, f"<wp:{name}_gmt>", where).replace(tzinfo=UTC)
-
-
-def _parse_wxr_time(value: str, element: str, where: str) -> datetime:
-    try:
-        return datetime.strptime(value, _WP_TIME)
-    except ValueError:
-        raise ImportFailed(
-            f'{where}: {element} "{value[:60]}" is not a time such as 2023-03-20 18:57:00'
-        ) from None
-
-
-@dataclass
-class _Comment:
-    id: str
-    author: str
-    at: datetime
-    content: str
-    trashed: bool
-    replaces: str | None
-    meta: dict[str, str]
-    order: int
-
-
-def _parse_xml(text: str) -> Element:
-    try:
-        return fromstring(text, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise ImportFailed(
-            "the XML declares a DTD or entities, which a WordPress export never does; refused "
-            f"unread ({type(exc).__name__})"
-        ) from None
-    except ParseError as exc:
-        line = exc.position[0] if exc.position else None
-        raise ImportFailed(f"not well-formed XML: {exc}", line=line) from None
-    except RecursionError:
-        raise ImportFailed("the XML is nested too deeply") from None
-
-
-def _from_wxr(text: str, timezone: str | None) -> tuple[_Header, list[_Entry], list[str]]:
-    root = _parse_xml(text)
-    channel = root.find("channel")
-    if root.tag != "rss" or channel is None:
-        raise ImportFailed(
-            f"expected a WordPress export (<rss><channel>…), found <{root.tag}>; export the "
-            "live blog with Tools → Export or `wp export --post__in=ID`"
-        )
-    warnings: list[str] = []
-    people: dict[str, str] = {}  # login and user id → display name
-    for author in _wp_all(channel, "author"):
-        name = _wp_text(author, "author_display_name") or _wp_text(author, "author_login")
-        for key in ("author_login", "author_id"):
-            if _wp_text(author, key):
-                people[_wp_text(author, key)] = name
-    item = _live_item(channel)
-    title = (item.findtext("title") or "").strip()
-    where = f'the <item> "{title[:60]}"'
-    if not title:
-        warnings.append(f'the live blog\'s <title> is empty; the blog is called "{_UNTITLED}"')
-    post_status = _wp_text(item, "status")
-    if post_status and post_status != "publish":
-        warnings.append(f"the post's <wp:status> is {post_status!r}, not 'publish'")
-    state = _meta(item, "postmeta").get("liveblog", "")
-    creator = (item.findtext(_CREATOR) or "").strip()
-    summary = _SHORTCODE.sub("", item.findtext(_CONTENT) or "")
-    header = _Header(
-        title=title or _UNTITLED,
-        summary=html_to_markdown(_captions(summary), newlines=True).markdown,
-        organisation=(channel.findtext("title") or "").strip(),
-        authors=[people.get(creator, creator)] if creator else [],
-        created_at=_wxr_time(item, "post_date", where, timezone, required=False),
-        updated_at=_wxr_time(item, "post_modified", where, timezone, required=False),
-        ended=state == "archive",
-    )
-    offset = _site_offset(item)
-    if timezone is None and offset:
-        warnings.append(
-            f"the site's clock was {offset} when the post was written; the blog shows UTC "
-            "times unless --timezone names the site's zone (such as 'Europe/Berlin')"
-        )
-    comments, others = _comments(item, timezone)
-    if others:
-        warnings.append(f"{others} reader comment(s) of the post left out")
-    return header, _wxr_entries(comments, people, warnings), warnings
-
-
-def _live_item(channel: Element) -> Element:
-    live: list[Element] = []
-    for item in channel.findall("item"):
-        has_entries = any(
-            _wp_text(c, "comment_type") == "liveblog" for c in _wp_all(item, "comment")
-        )
-        if has_entries or _meta(item, "postmeta").get("liveblog") in ("enable", "archive"):
-            live.append(item)
-    if not live:
-        raise ImportFailed(
-            "the export holds no live blog: no <item> has <wp:comment_type>liveblog"
-            "</wp:comment_type> comments or the 'liveblog' post meta"
-        )
-    if len(live) > 1:
-        named = ", ".join(
-            f'{_wp_text(i, "post_id") or "?"} "{(i.findtext("title") or "").strip()[:40]}"'
-            for i in live[:10]
-        )
-        raise ImportFailed(
-            f"the export holds {len(live)} live blogs ({named}); export one at a time with "
-            "`wp export --post__in=ID`"
-        )
-    return live[0]
-
-
-def _site_offset(item: Element) -> str:
-    """ "UTC+02:00" when the post's local and UTC times differ, else ""."""
-    try:
-        local = datetime.strptime(_wp_text(item, "post_date"), _WP_TIME)
-        utc = datetime.strptime(_wp_text(item, "post_date_gmt"), _WP_TIME)
-    except ValueError:
-        return ""
-    minutes = round((local - utc).total_seconds() / 60)
-    if not minutes or abs(minutes) > 18 * 60:
-        return ""
-    sign = "+" if minutes > 0 else "-"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def _comments(item: Element, timezone: str | None) -> tuple[list[_Comment], int]:
-    comments: list[_Comment] = []
-    others = 0
-    for order, element in enumerate(_wp_all(item, "comment")):
-        if _wp_text(element, "comment_type") != "liveblog":
-            others += 1
-            continue
-        ident = _wp_text(element, "comment_id")
-        where = f"<wp:comment> {order + 1} of the post"
-        if not ident.isdigit() or len(ident) > 20:
-            raise ImportFailed(f"{where}: <wp:comment_id> must be a number, found {ident[:40]!r}")
-        where = f"<wp:comment> {ident}"
-        at = _wxr_time(element, "comment_date", where, timezone, required=True)
-        assert at is not None
-        meta = _meta(element, "commentmeta")
-        replaces = meta.get("liveblog_replaces", "").strip() or None
-        if replaces is not None and not replaces.isdigit():
-            raise ImportFailed(
-                f"{where}: liveblog_replaces must be a comment id, found {replaces[:40]!r}"
-            )
-        comments.append(
-            _Comment(
-                id=ident,
-                author=_wp_text(element, "comment_author"),
-                at=at,
-                content=_content(element),
-                trashed=_wp_text(element, "comment_approved") == "trash",
-                replaces=replaces,
-                meta=meta,
-                order=order,
-            )
-        )
-    return comments, others
-
-
-def _content(element: Element) -> str:
-    found = _wp_all(element, "comment_content")
-    return _captions(found[0].text or "") if found else ""
-
-
-def _captions(html: str) -> str:
-    """WordPress's [caption …]<img …> Words[/caption] → <figure> with a <figcaption>."""
-
-    def figure(match: re.Match[str]) -> str:
-        parts = _CAPTION_IMAGE.match(match["inner"])
-        if parts is None:
-            return match["inner"]
-        return f"<figure>{parts['image']}<figcaption>{parts['text']}</figcaption></figure>"
-
-    return _CAPTION.sub(figure, html)
-
-
-def _wxr_entries(
-    comments: list[_Comment], people: dict[str, str], warnings: list[str]
-) -> list[_Entry]:
-    by_id = {c.id: c for c in comments}
-
-    def original(comment: _Comment) -> str:
-        # liveblog_replaces names the original entry; follow a chain should a version name
-        # another version.
-        seen = {comment.id}
-        current = comment
-        while current.replaces is not None:
-            if current.replaces in seen:
-                raise ImportFailed(
-                    f"<wp:comment> {comment.id}: its entries replace each other in a loop"
-                )
-            seen.add(current.replaces)
-            following = by_id.get(current.replaces)
-            if following is None:
-                return current.replaces
-            current = following
-        return current.id
-
-    groups: dict[str, list[_Comment]] = {}
-    for comment in comments:
-        groups.setdefault(original(comment), []).append(comment)
-    entries: list[_Entry] = []
-    for root, members in groups.items():
-        first = by_id.get(root)
-        entry = _Entry(id=root, where=f"entry {root}", order=min(c.order for c in members))
-        edits = [c for c in members if c is not first and c.content.strip()]
-        deletes = [c for c in members if c is not first and not c.content.strip()]
-        entry.versions = [_Version(c.at, c.content, True, c.author, c.order) for c in edits]
-        if first is not None:
-            entry.published_at = first.at
-            if first.content.strip():
-                entry.final = _Version(first.at, first.content, True, first.author, first.order)
-            meta = first.meta
-            if meta.get("liveblog_hide_authors", "") not in ("1", "true"):
-                contributors = [
-                    people[a or b]
-                    for a, b in _SERIALISED_ID.findall(meta.get("liveblog_contributors", ""))
-                    if (a or b) in people
-                ]
-                entry.authors = [n for n in dict.fromkeys([first.author, *contributors]) if n]
-            entry.key_event = meta.get("liveblog_key_entry") == "true"
-        elif edits:
-            warnings.append(
-                f"entry {root}'s original comment is not in the export; its first edit's time "
-                "is used as its published time"
-            )
-            entry.authors = [edits[0].author] if edits[0].author else []
-        last_edit = max((c.at for c in edits), default=None)
-        deleted = [c.at for c in deletes if last_edit is None or c.at >= last_edit]
-        if deleted:
-            entry.deleted_at = max(deleted)
-        elif first is not None and first.trashed:
-            trashed = first.meta.get("_wp_trash_meta_time", "")
-            entry.deleted_at = (
-                datetime.fromtimestamp(int(trashed), UTC)
-                if trashed.isdigit() and int(trashed) <= _LATEST_EPOCH
-                else max(c.at for c in members)
-            )
-        entries.append(entry)
-    entries.sort(key=_in_time)
-    return entries
-
-
-def _in_time(entry: _Entry) -> tuple[datetime, int]:
-    """Entries in the order they were published (as far as the file tells)."""
-    times = [v.at for v in entry.versions] + ([entry.deleted_at] if entry.deleted_at else [])
-    return entry.published_at or min(times, default=datetime.max.replace(tzinfo=UTC)), entry.order
 
 
 __all__ = ["MAX_FILE", "parse_wordpress"]
