@@ -13,7 +13,8 @@ import pytest
 from dateline import render
 from dateline.errors import ImportFailed
 from dateline.importers import ImportedBlog
-from dateline.importers.text import ZONES, parse_text
+from dateline.importers.clocks import ZONES
+from dateline.importers.text import parse_text
 from dateline.model import Post
 
 FIXTURES = Path(__file__).parent / "fixtures" / "text"

@@ -46,17 +46,9 @@ file is refused. A time without a date ("2:57 p.m. ET") takes its date from the 
 that post, as on a page listed newest first; when reading the file backwards needs fewer such
 steps, it is read as listed oldest first instead.
 
-Zones. Each time line's own abbreviation decides its zone (ZONES below): an abbreviation names a
-region, and the wall time is converted with that region's rules on that date, so "CET" written in
-July is Paris summer time and "EDT" written in January is New York winter time, as the newsroom
-meant. GMT is read as UTC (offset zero all year); a British summer time says BST. Some
-abbreviations are ambiguous (IST is India, Ireland or Israel; CST is US Central or China): the
-table picks one, and `timezone` (--timezone) changes that for every abbreviation the given zone
-itself uses on that date (Asia/Shanghai for CST, Asia/Jerusalem for IST or IDT), including ones
-not in the table. `timezone` is also the blog's display zone (else the header's zone). A wall
-time that happens twice (clocks going back) is the first one unless the abbreviation names the
-second ("1:30 a.m. EST" after EDT ends); one that never happened (clocks going forward) is read
-with the offset in force before the change, unless the abbreviation names the later one.
+Zones: each time line's own abbreviation decides its zone, across daylight saving, and
+`timezone` (--timezone) settles ambiguous ones and is the blog's display zone (else the header's
+zone): see `clocks.py`.
 
 Page chrome (_CHROME: "Sort by", "3 New Updates", "Show more", "Link Copied!", "Share",
 "Advertisement", …) is dropped wherever it is. Bylines, credits, contributor lines and asides
@@ -81,66 +73,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from dateline.errors import ImportFailed
 from dateline.importers import ImportedBlog, display_zone
+from dateline.importers.clocks import Clock, Stamp, TimeReader, is_time, month_number, quote
 from dateline.model import Blog, BlogStatus, Byline, Media, Person, Post, PostStatus
 from dateline.render import zone
 
-ZONES: dict[str, str] = {
-    **dict.fromkeys(("ET", "EDT", "EST"), "America/New_York"),
-    **dict.fromkeys(("CT", "CDT", "CST"), "America/Chicago"),
-    **dict.fromkeys(("MT", "MDT", "MST"), "America/Denver"),
-    **dict.fromkeys(("PT", "PDT", "PST"), "America/Los_Angeles"),
-    **dict.fromkeys(("AKT", "AKDT", "AKST"), "America/Anchorage"),
-    **dict.fromkeys(("HT", "HST"), "Pacific/Honolulu"),
-    **dict.fromkeys(("UTC", "GMT", "Z"), "UTC"),
-    "BST": "Europe/London",
-    **dict.fromkeys(("WET", "WEST"), "Europe/Lisbon"),
-    **dict.fromkeys(("CET", "CEST"), "Europe/Paris"),
-    **dict.fromkeys(("EET", "EEST"), "Europe/Athens"),
-    "MSK": "Europe/Moscow",
-    "IST": "Asia/Kolkata",
-    "PKT": "Asia/Karachi",
-    "HKT": "Asia/Hong_Kong",
-    "SGT": "Asia/Singapore",
-    "JST": "Asia/Tokyo",
-    "KST": "Asia/Seoul",
-    **dict.fromkeys(("AEST", "AEDT"), "Australia/Sydney"),
-    **dict.fromkeys(("ACST", "ACDT"), "Australia/Adelaide"),
-    "AWST": "Australia/Perth",
-    **dict.fromkeys(("NZST", "NZDT"), "Pacific/Auckland"),
-}
-YEARS = range(1900, 3000)
 # Bylines, credits, contributor lines and asides are short; a longer line is body text, and no
 # pattern is tried on it (so no line, however long and however shaped, costs more than a scan).
 _SHORT = 500
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december")  # fmt: skip
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_LABEL = r"(?:(?P<label>Updated|Published|Posted):? )?"
-_DATE = (
-    r"(?:(?:[A-Z][a-z]{1,8}\.?,? )?(?P<month>[A-Za-z]{3,9}\.?) (?P<day>\d{1,2}),? (?P<year>\d{4})"
-    r"|(?P<day2>\d{1,2}) (?P<month2>[A-Za-z]{3,9}\.?),? (?P<year2>\d{4}))"
-)
-_TIME = re.compile(
-    _LABEL + r"(?P<hour>\d{1,2}):(?P<minute>\d{2}) ?(?P<meridiem>[AaPp])\.?[Mm]\.? "
-    r"(?P<zone>[A-Z]{1,5})(?:,? " + _DATE + ")?"
-)
-# What makes a line a time line (and so a refused file when it does not parse): a clock with
-# a.m./p.m., then a capitalised zone that ends the line or is followed by a comma or a date.
-# "10:30 a.m. ET: The Senate opens" and "9:15 a.m. EU leaders met" stay body text.
-_TIME_START = re.compile(
-    r"(?:(?:Updated|Published|Posted):? )?\d{1,2}:\d{2} ?[AaPp]\.?[Mm]\.? [A-Z]{1,5}"
-    r"(?:$|,| [A-Z][a-z]{1,8}\.?,? (?:[A-Z][a-z]{2,8}\.? )?\d| \d{1,2} [A-Z])"
-)
-_UNIT = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|[smhdw])\b\.?"
-_RELATIVE = re.compile(
-    _LABEL + rf"(?:(?P<parts>(?:(?:\d{{1,4}}|an?) ?{_UNIT} )+)ago|just now)", re.IGNORECASE
-)
-_RELATIVE_PART = re.compile(rf"(\d{{1,4}}|an?) ?({_UNIT})", re.IGNORECASE)
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}  # by the unit's first letter
 # Page chrome: controls and labels a reader's copy picks up, never posts or body text (compared
 # with the whole line, lower-cased). "Pinned" and "Key event" are flags of a post (_FLAGS).
 _CHROME = re.compile(
@@ -180,7 +124,6 @@ _BULLET = re.compile(r"[•·▪◦●‣] ?(?=\S)|[-*–] (?=\S)")
 _NUMBERED = re.compile(r"(?P<n>\d{1,3})[.)] (?=\S)")
 # Markdown would read these paragraph openings as syntax; a backslash keeps them as text.
 _MARKDOWN_START = re.compile(r"(\d+[.)] |[#>+*-] |[-*_]{3,}\s*$|=+\s*$)")
-_EXPECTED_TIME = 'expected a time such as "2:57 p.m. ET, March 20, 2023"'
 _NO_POSTS = "the file holds no posts (a post starts with a time line)"
 _EXPECTED_HEADER_TIME = 'an "Updated h:mm a.m. ET, March 21, 2023" or "Published …" line'
 
@@ -188,10 +131,6 @@ _EXPECTED_HEADER_TIME = 'an "Updated h:mm a.m. ET, March 21, 2023" or "Published
 def _clean(line: str) -> str:
     """Spaces of every kind (non-breaking, thin, tabs) and their runs → one space."""
     return " ".join(line.split())
-
-
-def _quote(text: str) -> str:
-    return f'"{text}"' if len(text) <= 80 else f'"{text[:77]}…"'
 
 
 def _is_chrome(text: str) -> bool:
@@ -202,59 +141,13 @@ def _flag(text: str) -> str | None:
     return _FLAGS.get(text.lower()) if len(text) <= 12 else None
 
 
-def _is_time(text: str) -> bool:
-    return _TIME_START.match(text) is not None or (
-        len(text) <= 60 and _RELATIVE.fullmatch(text) is not None
-    )
-
-
-def _month(name: str) -> int | None:
-    key = name.lower().rstrip(".")
-    key = "sep" if key == "sept" else key
-    for number, full in enumerate(_MONTHS, 1):
-        if key == full or (len(key) == 3 and full.startswith(key)):
-            return number
-    return None
-
-
-def _to_utc(wall: datetime, tz_name: str, abbreviation: str) -> datetime:
-    """A local wall time → UTC. In a fold or a gap, fold=0 unless the abbreviation names the
-    other offset (EST after EDT ends, EDT in the skipped hour)."""
-    tz = zone(tz_name)
-    first, second = wall.replace(tzinfo=tz), wall.replace(tzinfo=tz, fold=1)
-    chosen = second if second.tzname() == abbreviation != first.tzname() else first
-    return chosen.astimezone(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class _Clock:
-    """A time line's wall clock before its date is known ("2:57 p.m. ET")."""
-
-    hour: int
-    minute: int
-    tz_name: str
-    abbreviation: str
-
-    def on(self, day: date) -> datetime:
-        wall = datetime(day.year, day.month, day.day, self.hour, self.minute)
-        return _to_utc(wall, self.tz_name, self.abbreviation)
-
-
-@dataclass(frozen=True, slots=True)
-class _Time:
-    label: str  # "updated", "published", "posted" or ""
-    moment: datetime | None  # UTC; None for a clock without a date
-    clock: _Clock | None
-    tz_name: str | None  # None for a relative time
-
-
 @dataclass(slots=True)
 class _Span:
     """What the first pass keeps of a post: where its lines are, its times and its flags."""
 
     line: int  # its time line's number
     published: datetime | None
-    clock: _Clock | None  # a time without a date, until _date_clocks dates it
+    clock: Clock | None  # a time without a date, until _date_clocks dates it
     updated: datetime | None = None
     headline: int = -1  # offset in the text of its headline's line
     end: int = 0  # offset just past its last line
@@ -262,13 +155,11 @@ class _Span:
     key_event: bool = False
 
 
-class _Reader:
+class _Reader(TimeReader):
     def __init__(self, text: str, timezone: str | None, captured_at: datetime | None):
+        super().__init__(timezone, captured_at)
         self.text = text
         self.last = 1  # the number of the last line read
-        self.timezone = timezone
-        self.captured_at = captured_at
-        self.day: date | None = None  # the date a clock without one is checked against
 
     def meaningful(self, offset: int, number: int) -> Iterator[tuple[int, int, str]]:
         """(number, offset, cleaned text) of each line from `offset` (line `number`) on that is
@@ -282,70 +173,6 @@ class _Reader:
             if found is None or found.end() == len(self.text):  # a final line break ends
                 return  # the last line, as editors count
             offset, number = found.end(), number + 1
-
-    def time(self, text: str, number: int) -> _Time:
-        relative = _RELATIVE.fullmatch(text) if len(text) <= 60 else None
-        if relative is not None:
-            return self._relative(relative, text, number)
-        match = _TIME.fullmatch(text)
-        if match is None:
-            raise ImportFailed(f"{_EXPECTED_TIME}, found {_quote(text)}", line=number)
-        label = (match["label"] or "").lower()
-        hour, minute = int(match["hour"]), int(match["minute"])
-        if not 1 <= hour <= 12 or minute > 59:
-            raise ImportFailed(f"{_EXPECTED_TIME}, found {_quote(text)}", line=number)
-        hour = hour % 12 + (12 if match["meridiem"] in "Pp" else 0)
-        if match["year"] is None and match["year2"] is None:
-            tz_name = self._zone(match["zone"], self.day, number)
-            return _Time(label, None, _Clock(hour, minute, tz_name, match["zone"]), tz_name)
-        month = _month(match["month"] or match["month2"])
-        year = int(match["year"] or match["year2"])
-        if month is None:
-            raise ImportFailed(f"{_EXPECTED_TIME}, found {_quote(text)}", line=number)
-        if year not in YEARS:
-            raise ImportFailed(f"the year {year} is out of range (1900–2999)", line=number)
-        try:
-            wall = datetime(year, month, int(match["day"] or match["day2"]), hour, minute)
-        except ValueError as exc:
-            raise ImportFailed(f"{exc}: {_quote(text)}", line=number) from None
-        tz_name = self._zone(match["zone"], wall.date(), number)
-        return _Time(label, _to_utc(wall, tz_name, match["zone"]), None, tz_name)
-
-    def _relative(self, match: re.Match[str], text: str, number: int) -> _Time:
-        if self.captured_at is None:
-            raise ImportFailed(
-                f"{_quote(text)} is a relative time; pass --captured-at with the time the page "
-                "was saved, such as 2023-09-20T14:05:00-04:00",
-                line=number,
-            )
-        seconds = 0
-        for amount, unit in _RELATIVE_PART.findall(match["parts"] or ""):
-            count = int(amount) if amount.isdigit() else 1
-            seconds += count * _SECONDS[unit[0].lower()]
-        try:
-            moment = self.captured_at.astimezone(UTC) - timedelta(seconds=seconds)
-        except OverflowError:
-            moment = datetime.min.replace(tzinfo=UTC)
-        if moment.year not in YEARS:
-            raise ImportFailed(f"{_quote(text)} falls before the year 1900", line=number)
-        return _Time((match["label"] or "").lower(), moment, None, None)
-
-    def _zone(self, abbreviation: str, day: date | None, number: int) -> str:
-        """The IANA zone a time line's abbreviation means (see the module's docstring)."""
-        if self.timezone is not None:
-            wall = datetime.combine(day or date(2000, 1, 1), datetime.min.time())
-            uses = {wall.replace(tzinfo=zone(self.timezone), fold=f).tzname() for f in (0, 1)}
-            if day is None:  # no date yet: any abbreviation the zone uses in the year
-                uses |= {wall.replace(month=7, tzinfo=zone(self.timezone)).tzname()}
-            if abbreviation in uses:
-                return self.timezone
-        if abbreviation in ZONES:
-            return ZONES[abbreviation]
-        raise ImportFailed(
-            f"time zone {abbreviation!r} is unknown (known: {', '.join(ZONES)}); pass "
-            "--timezone with an IANA zone that uses it, such as 'Asia/Jerusalem' for IDT",
-            line=number,
-        )
 
     def scan(
         self, offset: int, first: int
@@ -366,7 +193,7 @@ class _Reader:
                 else:
                     flags.add(flag)
                 continue
-            if _is_time(text):
+            if is_time(text):
                 stamp = self.time(text, number)
                 if current is not None and current.headline < 0:
                     if stamp.label != "updated" or current.updated is not None:
@@ -398,9 +225,7 @@ class _Reader:
             elif summary is not None:
                 summary.append(text)
             else:
-                raise ImportFailed(
-                    f"expected a post's time line, found {_quote(text)}", line=number
-                )
+                raise ImportFailed(f"expected a post's time line, found {quote(text)}", line=number)
         if current is None:
             raise ImportFailed(_NO_POSTS, line=self.last)
         if current.headline < 0:
@@ -616,16 +441,16 @@ def _title(reader: _Reader, meaningful: Iterator[tuple[int, int, str]]) -> tuple
     number, _, line = found
     title = _LIVE_PREFIX.sub("", line, count=1)
     day: date | None = None
-    if (dated := _TITLE_DATE.match(title)) and (month := _month(dated["month"])):
+    if (dated := _TITLE_DATE.match(title)) and (month := month_number(dated["month"])):
         try:
             day = date(int(dated["year"]), month, int(dated["day"]))
         except ValueError:
             pass
         else:
             title = title[dated.end() :]
-    if not title or _is_time(title):
+    if not title or is_time(title):
         raise ImportFailed(
-            f'expected a title line "Month D, YYYY - Title", found {_quote(line)}', line=number
+            f'expected a title line "Month D, YYYY - Title", found {quote(line)}', line=number
         )
     return title, day
 
@@ -664,13 +489,13 @@ def parse_text(
 
     # The authors line and the header's times, in any order, up to the first other line.
     authors: str | None = None
-    times: dict[str, tuple[int, _Time]] = {}
+    times: dict[str, tuple[int, Stamp]] = {}
     start: tuple[int, int] | None = None  # (offset, number) of the first line after the header
     for number, offset, line in meaningful:
         if authors is None and len(line) <= _SHORT and (by := _AUTHORS.fullmatch(line)):
             authors = by["people"]
             continue
-        stamp = reader.time(line, number) if _is_time(line) else None
+        stamp = reader.time(line, number) if is_time(line) else None
         if stamp and stamp.label in ("updated", "published") and stamp.label not in times:
             times[stamp.label] = (number, stamp)
             continue
@@ -680,7 +505,7 @@ def parse_text(
         what = _EXPECTED_HEADER_TIME
         if authors is None:
             what = f'an authors line "By A, B and C, ORG" or {what}'
-        raise ImportFailed(f"expected {what}, found {_quote(line)}", line=number)
+        raise ImportFailed(f"expected {what}, found {quote(line)}", line=number)
     if not times:
         raise ImportFailed(f"the file ends before {_EXPECTED_HEADER_TIME}", line=reader.last)
     moments: dict[str, datetime] = {}
