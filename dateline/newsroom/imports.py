@@ -50,6 +50,11 @@ from dateline.store import LoggedEvent
 # (what is being done: "posts" or "events", how many are done, how many there are if known)
 Progress = Callable[[str, int, int | None], None]
 BATCH = 500
+# On SQLite a batch holds the database's one write lock while it is written, and a live node's
+# writes wait meanwhile: batches shrink until one is written within this (and grow back, up to
+# BATCH, when they are written in well under it). PostgreSQL locks rows, not the database.
+HOLD = 0.05  # seconds
+MIN_BATCH = 10
 _OWN_MEDIA = re.compile(r"^/media/([0-9a-f]{32}\.(?:jpg|png|webp))$")
 _SRCSET_ITEM = re.compile(r"^/media/([0-9a-f]{32}\.(?:jpg|png|webp)) \d{1,6}w$")
 
@@ -192,16 +197,18 @@ class ImportCases(Cases):
         check_blog(final)
         hidden, _ = await self.store.open_import(final)
         try:
-            written = 0
+            written, size = 0, batch
             pending: list[tuple[Post, Sequence[Revision]]] = []
             for number, item in enumerate(imported.posts, 1):
                 pending.append(await self._prepared(item, number, final, user))
-                if len(pending) >= batch:
-                    written += await self._write(hidden, pending)
-                    pending = []
+                if len(pending) >= size:
+                    took = await self._write(hidden, pending)
+                    written, pending = written + len(pending), []
+                    size = self._next_batch(size, took, batch)
                     if progress is not None:
                         progress("posts", written, None)
-            written += await self._write(hidden, pending)
+            await self._write(hidden, pending)
+            written += len(pending)
             if progress is not None:
                 progress("posts", written, written)
             if written == 0:
@@ -273,13 +280,24 @@ class ImportCases(Cases):
             f"a blog with slug {slug!r} already exists; choose another slug", field="slug"
         )
 
-    async def _write(self, hidden: Blog, pending: list[tuple[Post, Sequence[Revision]]]) -> int:
+    async def _write(self, hidden: Blog, pending: list[tuple[Post, Sequence[Revision]]]) -> float:
+        """Write a batch, then breathe: how long the write took (seconds)."""
         if not pending:
-            return 0
+            return 0.0
         started = time.monotonic()
         await self.store.add_imported(hidden, pending)
-        await self._breathe(time.monotonic() - started)
-        return len(pending)
+        took = time.monotonic() - started
+        await self._breathe(took)
+        return took
+
+    def _next_batch(self, size: int, took: float, largest: int) -> int:
+        if self.store.dialect != "sqlite":
+            return largest
+        if took > HOLD:
+            return max(MIN_BATCH, size // 2)
+        if took < HOLD / 2:
+            return min(largest, size * 2)
+        return size
 
     async def _breathe(self, took: float) -> None:
         """Between two batches, leave SQLite's one write lock free for as long as the batch
@@ -362,16 +380,18 @@ class ImportCases(Cases):
         added_files: list[str] = []
         try:
             user_ids = {u.email: u.id for u in [*known.values(), *new_users]}
-            written = 0
+            written, size = 0, BATCH
             pending: list[tuple[Post, Sequence[Revision]]] = []
             for _, record in archive.posts():
                 pending.append(self._restored_post(record, final, user_ids))
-                if len(pending) >= BATCH:
-                    written += await self._write(hidden, pending)
-                    pending = []
+                if len(pending) >= size:
+                    took = await self._write(hidden, pending)
+                    written, pending = written + len(pending), []
+                    size = self._next_batch(size, took, BATCH)
                     if progress is not None:
                         progress("posts", written, header.posts)
-            written += await self._write(hidden, pending)
+            await self._write(hidden, pending)
+            written += len(pending)
             if progress is not None:
                 progress("posts", written, header.posts)
             done = 0
