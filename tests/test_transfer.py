@@ -4,6 +4,7 @@ damaged, altered or hostile are refused and change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import io
@@ -27,6 +28,7 @@ from dateline.importers import ImportedBlog, ImportedPost
 from dateline.importers.archive import Archive
 from dateline.model import Blog, BlogStatus, Post, PostStatus, Revision
 from dateline.newsroom import Newsroom
+from dateline.newsroom.imports import HOLD
 from dateline.store import Store, open_store
 from dateline.store import schema as t
 from tests.servers import PostgresServer
@@ -88,7 +90,8 @@ async def test_an_import_is_written_in_batches_with_events_in_time_order(
         ImportedBlog(_blog(), _posts(1200)), progress=progress, batch=500
     )
     assert blog.post_count == 1200 and blog.last_seq == 1200 and blog.status is BlogStatus.LIVE
-    assert ("posts", 500) in seen and ("posts", 1000) in seen and ("posts", 1200) in seen
+    counts = [done for stage, done in seen if stage == "posts"]
+    assert len(counts) >= 3 and counts == sorted(counts) and counts[-1] == 1200
     assert blog.coverage_start == _utc(2024, 5, 1, 8, 1)
     events = await store.events_after(blog.id or 0, 0, limit=2000)
     # The file listed the newest first; the log runs oldest first all the same.
@@ -123,8 +126,32 @@ async def test_a_file_that_breaks_half_way_imports_nothing(
     store.add_imported = write_and_look  # type: ignore[method-assign]
     with pytest.raises(ImportFailed, match="line 9999"):
         await offline_newsroom.import_blog(ImportedBlog(_blog(), posts()), batch=500)
-    assert seen == [(0, 500), (0, 1000)]
+    # Several batches were written (none of them visible) before the file broke.
+    assert len(seen) >= 2 and all(blogs == 0 for blogs, _ in seen)
+    assert [posts for _, posts in seen] == sorted(posts for _, posts in seen)
     assert await _counts(store) == before
+
+
+async def test_on_sqlite_batches_shrink_until_one_holds_the_write_lock_briefly(
+    store: Store, offline_newsroom: Newsroom
+) -> None:
+    sizes: list[int] = []
+    write = store.add_imported
+
+    async def slow_when_large(hidden: Any, pending: list[Any]) -> None:
+        sizes.append(len(pending))
+        await write(hidden, pending)
+        if len(pending) > 100:  # a big batch keeps the lock too long
+            await asyncio.sleep(HOLD * 2)
+
+    store.add_imported = slow_when_large  # type: ignore[method-assign]
+    blog = await offline_newsroom.import_blog(ImportedBlog(_blog(), _posts(1500)), batch=500)
+    assert blog.post_count == 1500 and sum(sizes) == 1500
+    if store.dialect == "sqlite":
+        assert sizes[:4] == [500, 250, 125, 62]  # halved while a batch took too long
+        assert max(sizes[4:]) <= 124  # and never large again once quick
+    else:  # PostgreSQL locks rows: a live node's writes never wait for a batch
+        assert sizes == [500, 500, 500]
 
 
 @pytest.mark.parametrize(
