@@ -86,6 +86,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a connection has to send its request's headers (408 and closed after).",
     ),
     Setting(
+        "push",
+        "Who holds the readers' live streams: direct (this node) or grip (a GRIP proxy in front, "
+        "such as Pushpin or Fastly Fanout: streams that come through it are held there, and this "
+        "node publishes each event it commits to grip_publish_urls; docs/deploy.md).",
+    ),
+    Setting(
+        "grip_publish_urls",
+        "grip: the proxies' publish endpoints, comma-separated (Pushpin: http://HOST:5561/publish/).",
+    ),
+    Setting(
+        "grip_key",
+        "grip: the key the proxy signs its Grip-Sig with (HS256; Pushpin's sig_key). Empty takes "
+        "any Grip-Sig: only for a node that nothing but the proxy can reach.",
+        secret=True,
+    ),
+    Setting(
+        "grip_recover_seconds",
+        "grip: seconds of silence on a stream after which the proxy asks this node for anything "
+        "it missed (a lost publish is recovered at once when the next one arrives).",
+    ),
+    Setting(
+        "grip_retry_seconds",
+        "grip: how long a publish to an unreachable proxy is retried before the readers' "
+        "proxies are left to recover it.",
+    ),
+    Setting(
         "direct_writes",
         "Write live frames straight to readers' connections from the hub (uvicorn's httptools "
         "protocol, or the ASGI send driven by hand); false sends each through its reader's task.",
@@ -119,6 +145,11 @@ class Settings:
     max_header_bytes: int = 65_536
     max_headers: int = 100
     header_timeout_seconds: float = 10.0
+    push: str = "direct"
+    grip_publish_urls: str = ""
+    grip_key: str = ""
+    grip_recover_seconds: float = 60.0
+    grip_retry_seconds: float = 30.0
 
     @classmethod
     def load(

@@ -34,3 +34,21 @@ def test_a_malformed_variable_is_named() -> None:
 
 def test_secrets_are_masked() -> None:
     assert Settings(secret_key="hunter2").public()["secret_key"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"push": "edge"}, "choose direct or grip"),
+        ({"push": "grip"}, "needs grip_publish_urls"),
+        ({"push": "grip", "grip_publish_urls": "http://p:5561/", "grip_key": "changeme"},
+         "at least 32 characters"),
+    ],
+)  # fmt: skip
+def test_a_push_mode_that_cannot_work_is_refused_at_start(
+    overrides: dict[str, str], message: str
+) -> None:
+    from dateline.web.app import create_app
+
+    with pytest.raises(Invalid, match=message):
+        create_app(Settings(**overrides))  # type: ignore[arg-type]

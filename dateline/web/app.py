@@ -34,8 +34,10 @@ from dateline.web.api import exports, openapi, uploads
 from dateline.web.api import handlers as api
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.fast import FastPaths
+from dateline.web.live import grip
 from dateline.web.live.delta import events_delta
 from dateline.web.live.encoder import EventEncoder
+from dateline.web.live.grip import GripPublisher
 from dateline.web.live.stream import live
 from dateline.web.reader import pages
 from dateline.web.security import SecurityHeaders
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The app, with its own store, bus, hub and newsroom, opened in its lifespan. Plain ASGI:
     `dateline serve` adds the server-specific shortcuts (web/server/)."""
     settings = settings or Settings.load()
+    grip.check_settings(settings)
     templates = make_templates()
     # Rendered pages and JSON, per blog seq; the build id makes a deploy's new templates count.
     build = hashlib.sha256(
@@ -121,7 +124,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         await hub.start()
         await bus.start(hub.notify)
-        newsroom = Newsroom(store, bus, settings=settings, on_commit=hub.hear)
+        publisher = None
+        on_commit = hub.hear
+        if settings.push == "grip":
+            publisher = GripPublisher(
+                hub, grip.publish_urls(settings), retry_seconds=settings.grip_retry_seconds
+            )
+            publisher.start()
+
+            def on_commit(blog_id: int, seq: int) -> None:
+                hub.hear(blog_id, seq)
+                publisher.committed(blog_id, seq)  # this node wrote it: this node publishes it
+
+        newsroom = Newsroom(store, bus, settings=settings, on_commit=on_commit)
         # Every process of the instance must sign cookies alike: without a configured key, the
         # first process makes one and keeps it in the store for the others (and for restarts).
         key = settings.secret_key or await store.instance_value(
@@ -138,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             blogs=BlogHeaders(store, hub.heard),
             newsroom=newsroom,
             signing_key=key.encode(),
+            grip=publisher,
         )
         scheduler = Scheduler(newsroom, settings.schedule_seconds)
         scheduler.start()
@@ -146,6 +162,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             newsroom.close()
             await scheduler.close()
+            if publisher is not None:
+                await publisher.close()
             await hub.close()
             await bus.close()
             await store.close()

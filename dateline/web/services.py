@@ -15,6 +15,7 @@ from dateline.newsroom import Newsroom
 from dateline.store import Store
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.live.encoder import EventEncoder
+from dateline.web.live.grip import GripPublisher
 
 
 @dataclass(eq=False)
@@ -29,6 +30,7 @@ class Services:
     blogs: BlogHeaders  # blog headers for the read path, briefly reused
     newsroom: Newsroom
     signing_key: bytes  # signs session cookies
+    grip: GripPublisher | None = None  # with push = grip: publishes committed events
     # Live readers this node takes before answering 503: the setting, lowered by the server
     # layer to keep room under its connection cap for the newsroom and the API.
     live_limit: int = 0

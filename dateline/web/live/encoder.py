@@ -16,6 +16,9 @@ from dateline.newsroom.shapes import event_json
 from dateline.store import Store
 from dateline.web.reader.views import post_view
 
+# Sent after `blog.ended`: a script closes its EventSource; any other client waits a day to retry.
+END_FRAME = b'retry: 86400000\nevent: end\ndata: {"reason": "ended"}\n\n'
+
 
 def sse_frame(seq: int, data: dict[str, Any]) -> bytes:
     """One SSE frame: `id:` the seq, `data:` the event's JSON on one line (orjson escapes every

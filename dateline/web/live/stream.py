@@ -29,11 +29,14 @@ from typing import Protocol
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from dateline.errors import BadRequest, Unavailable
 from dateline.hub import CLOSED, HEARTBEAT, Frame, Hub, Item, Subscription
 from dateline.model import BlogStatus
+from dateline.web.live import grip
+from dateline.web.live.encoder import END_FRAME
 from dateline.web.reader.access import readable_blog
 from dateline.web.services import Services, services
 
@@ -42,8 +45,6 @@ log = logging.getLogger(__name__)
 _BACKLOG_PAGE = 500
 _HEARTBEAT = b": heartbeat\n\n"
 _HEARTBEAT_CHUNK = b"%x\r\n%b\r\n" % (len(_HEARTBEAT), _HEARTBEAT)
-# Sent after `blog.ended`: a script closes its EventSource; any other client waits a day to retry.
-END_FRAME = b'retry: 86400000\nevent: end\ndata: {"reason": "ended"}\n\n'
 _MAX_SEQ = 2**31 - 1  # seqs are 32-bit integers in the store
 
 
@@ -81,17 +82,22 @@ def resume_point(request: Request) -> int:
     return after
 
 
-async def live(request: Request) -> LiveResponse:
+async def live(request: Request) -> LiveResponse | Response:
     found = services(request)
     blog, _ = await readable_blog(request)
     after = resume_point(request)
+    assert blog.id is not None
+    if grip.through_proxy(request, found.settings):
+        return await grip.hold(
+            request, found.hub, found.settings, blog_id=blog.id, slug=blog.slug, after=after,
+            ended=blog.status is BlogStatus.ENDED,
+        )  # fmt: skip
     if found.hub.reader_count >= found.live_limit:
         # Room is kept for the newsroom and the API; the reader's script retries with back-off.
         raise Unavailable(
             "this node holds as many live readers as it may; reconnect in a few seconds",
             retry_after=retry_after(),
         )
-    assert blog.id is not None
     return LiveResponse(blog.id, after, ended=blog.status is BlogStatus.ENDED)
 
 
