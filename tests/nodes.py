@@ -34,8 +34,12 @@ def cli(*args: str, db: str) -> str:
 class Node:
     """`dateline serve` on a port of its own (or `port`, to come back where it was)."""
 
-    def __init__(self, db: str, bus: str, log: Path, *extra: str, port: int | None = None) -> None:
+    def __init__(
+        self, db: str, bus: str, log: Path, *extra: str, port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.db, self.bus, self.extra = db, bus, extra
+        self.env = {**_env(), **(env or {})}  # DATELINE_* settings of its own
         self.port = port or free_port()
         self.log = log.open("ab")
         self.folder = log.parent
@@ -46,7 +50,7 @@ class Node:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dateline.cli", "serve", "--db", self.db, "--bus", self.bus,
              "--port", str(self.port), *self.extra],
-            stdout=self.log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True,
+            stdout=self.log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
             cwd=self.folder,  # its media folder (a relative path by default) goes there
         )  # fmt: skip
         for _ in range(300):

@@ -5,6 +5,7 @@ restarted edge would have cost a reader."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Running
+from tests.conftest import SEED, Running
+from tests.nodes import Node, cli
 from tests.pushpin import Pushpin
+from tests.servers import PostgresServer, free_port, start_redis
 from tests.sse import Reader, connect
 
 pytestmark = pytest.mark.network
@@ -180,3 +183,55 @@ async def test_without_a_valid_signature_the_node_streams_itself(
                 break
             await asyncio.sleep(0.02)
         assert seeded.services.hub.reader_count == 1
+
+
+@pytest.mark.postgres
+async def test_two_nodes_behind_one_pushpin(
+    postgres: PostgresServer, edge: Pushpin, tmp_path: Path
+) -> None:
+    """Two nodes on one database and a Redis bus, both behind one Pushpin: readers are held by
+    the edge, each node publishes what it commits, and every reader gets every event once, in
+    order, whichever node wrote it (even two at once)."""
+    redis = start_redis(tmp_path)
+    db = postgres.create_database(f"grip{os.getpid()}_{free_port()}")
+    cli("import", str(SEED), "--slug", SLUG, db=db)
+    token = cli(
+        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", SLUG,
+        "--token", db=db,
+    ).strip().splitlines()[-1]  # fmt: skip
+    env = {
+        "DATELINE_PUSH": "grip",
+        "DATELINE_GRIP_PUBLISH_URLS": edge.publish_url,
+        "DATELINE_GRIP_KEY": KEY,
+        "DATELINE_GRIP_RECOVER_SECONDS": "2",
+    }
+    a = Node(db, redis.url, tmp_path / "node-a.log", env=env)
+    b = Node(db, redis.url, tmp_path / "node-b.log", env=env)
+    try:
+        edge.start([a.port, b.port])
+        await edge.ready(f"/{SLUG}/live")
+        async with (
+            connect(edge.base_url, f"/{SLUG}/live") as one,
+            connect(edge.base_url, f"/{SLUG}/live") as two,
+            httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as c,
+        ):
+            for reader in (one, two):
+                assert await _ids(reader, SEED_EVENTS) == list(range(1, SEED_EVENTS + 1))
+
+            async def write(node: Node, n: int) -> None:
+                url = f"{node.base}/api/v1/blogs/{SLUG}/posts"
+                r = await c.post(url, json={"headline": f"From {node.port} #{n}"})
+                assert r.status_code == 201, r.text
+
+            for n in range(3):
+                await write(a, n)
+                await write(b, n)
+            await asyncio.gather(*(write(node, 9) for node in (a, b)))  # at the same moment
+            for reader in (one, two):
+                assert await _ids(reader, 8, timeout=15) == list(range(10, 18))
+                assert await reader.nothing_more(0.5)
+    finally:
+        edge.stop()
+        a.stop()
+        b.stop()
+        redis.stop()
