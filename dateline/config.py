@@ -96,6 +96,12 @@ SETTINGS: tuple[Setting, ...] = (
         "grip: the proxies' publish endpoints, comma-separated (Pushpin: http://HOST:5561/publish/).",
     ),
     Setting(
+        "grip_publish_token",
+        "grip: a token sent as Authorization: Bearer with each publish (Fastly Fanout's API "
+        "token); empty sends none (Pushpin's publish port, on a private address).",
+        secret=True,
+    ),
+    Setting(
         "grip_key",
         "grip: the key the proxy signs its Grip-Sig with (HS256; Pushpin's sig_key). Empty takes "
         "any Grip-Sig: only for a node that nothing but the proxy can reach.",
@@ -147,6 +153,7 @@ class Settings:
     header_timeout_seconds: float = 10.0
     push: str = "direct"
     grip_publish_urls: str = ""
+    grip_publish_token: str = ""
     grip_key: str = ""
     grip_recover_seconds: float = 60.0
     grip_retry_seconds: float = 30.0

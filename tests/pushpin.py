@@ -23,6 +23,7 @@ from tests.servers import free_port
 PUSHPIN = "/usr/bin/pushpin"
 ZURL = "/usr/bin/zurl"
 INTERNAL = "/usr/lib/pushpin/internal.conf"
+ROUTES = Path(__file__).resolve().parents[1] / "deploy" / "pushpin.routes"
 
 
 class Pushpin:
@@ -55,8 +56,11 @@ class Pushpin:
             "defpolicy=allow\nallow=\ndeny=\n"
             "max_open_requests=2000\nbuffer_size=200000\ntimeout=600\n"
         )
+        # The routes file we ship, with this test's nodes in it.
         targets = ",".join(f"127.0.0.1:{p}" for p in self.backends)
-        (self.folder / "routes").write_text(f"* {targets}\n")
+        routes = ROUTES.read_text().replace("127.0.0.1:8001,127.0.0.1:8002", targets)
+        assert targets in routes
+        (self.folder / "routes").write_text(routes)
         (self.folder / "pushpin.conf").write_text(
             "[global]\n"
             f"include={INTERNAL}\nrundir={self.run}\nipc_prefix={self.name}-\nport_offset=0\n"

@@ -128,7 +128,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         on_commit = hub.hear
         if settings.push == "grip":
             publisher = GripPublisher(
-                hub, grip.publish_urls(settings), retry_seconds=settings.grip_retry_seconds
+                hub,
+                grip.publish_urls(settings),
+                retry_seconds=settings.grip_retry_seconds,
+                token=settings.grip_publish_token,
             )
             publisher.start()
 

@@ -183,11 +183,13 @@ class GripPublisher:
     `committed` never waits and never raises (the change is already in the store)."""
 
     def __init__(
-        self, hub: Hub, urls: list[str], *, retry_seconds: float = 30.0, timeout: float = 5.0
-    ) -> None:
+        self, hub: Hub, urls: list[str], *, retry_seconds: float = 30.0, timeout: float = 5.0,
+        token: str = "",
+    ) -> None:  # fmt: skip
         self.hub, self.urls, self.retry_seconds = hub, urls, retry_seconds
         self._queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-        self._client = httpx.AsyncClient(timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.AsyncClient(timeout=timeout, headers=headers)
         self._task: asyncio.Task[None] | None = None
         self.published = 0  # items the proxies accepted
         self.given_up = 0  # items no proxy took within retry_seconds
