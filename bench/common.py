@@ -3,6 +3,7 @@ free port, and percentiles."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -60,14 +61,17 @@ def seeded_database(prefix: str) -> tuple[Path, str, str]:
 
 
 def serve(
-    db: str, preexec: Callable[[], None] | None = None, bus: str = "memory://"
-) -> tuple[subprocess.Popen[bytes], str]:
-    """`dateline serve` on a free port, up and answering; returns the process and its base URL."""
+    db: str, preexec: Callable[[], None] | None = None, bus: str = "memory://",
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:  # fmt: skip
+    """`dateline serve` on a free port, up and answering; returns the process and its base URL.
+    `env`: DATELINE_* settings of its own."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dateline.cli", "serve", "--db", db, "--port", str(port),
          "--bus", bus],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     wait_up(f"{base}/healthz")

@@ -10,6 +10,14 @@ its HTTP publisher endpoint) gives the reference. Deliveries are counted on the 
 
 With --nodes K, K `dateline serve` processes share the database and a Redis bus; the readers are
 spread over them and posts are written through the first.
+
+With --edge pushpin the nodes run in GRIP mode behind Debian's Pushpin (started here, on ports of
+its own): the readers connect to Pushpin, which holds them, and each post is published to it
+once. `node_cpu_ms_per_post` is the CPU time the Dateline nodes spend per post while the posts
+are published and delivered (user + system, from /proc): in GRIP mode it must not grow with the
+number of readers.
+
+    ./run bench fanout --readers 10000 --posts 20 --edge pushpin
 """
 
 from __future__ import annotations
@@ -33,7 +41,13 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from common import SLUG, free_port, pct, seeded_database, serve
+
+from tests.pushpin import Pushpin  # Debian's Pushpin on ports and in a folder of its own
+
+GRIP_KEY = "bench-grip-key-of-at-least-32-characters"
+TICKS = os.sysconf("SC_CLK_TCK")
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MARK = re.compile(rb"bench-(\d+)-")
@@ -103,12 +117,26 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
     asyncio.run(main())
 
 
+def cpu_ms(pids: list[int]) -> float:
+    """CPU time (user + system) the processes (and their children) have used, in ms."""
+    total = 0
+    for pid in pids:
+        for p in [pid, *_children(pid)]:
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total * 1000 / TICKS
+
+
 def run_load(
     host: str, ports: list[int], path: str, readers: int, clients: int,
-    publish: Any, posts: int, rate: float,
-) -> tuple[list[float], int, dict[int, float]]:  # fmt: skip
-    """Connect the readers (client i to node i mod len(ports)), publish, and return
-    (latencies ms, delivered count, sent times)."""
+    publish: Any, posts: int, rate: float, cpu: Any = None,
+) -> tuple[list[float], int, dict[int, float], float]:  # fmt: skip
+    """Connect the readers (client i to port i mod len(ports)), publish, and return
+    (latencies ms, delivered count, sent times, CPU ms `cpu()` grew by while posts were
+    published and delivered)."""
     ctx = mp.get_context("fork")
     pipes, procs = [], []
     share = [readers // clients + (1 if i < readers % clients else 0) for i in range(clients)]
@@ -125,12 +153,14 @@ def run_load(
         kind, _ = pipe.recv()
         assert kind == "ready"
     time.sleep(1.0)
+    cpu_before = cpu() if cpu else 0.0
     sent: dict[int, float] = {}
     for i in range(posts):
         sent[i] = time.monotonic()
         publish(i)
         time.sleep(1 / rate)
     time.sleep(3.0)  # let the last deliveries land
+    used = (cpu() - cpu_before) if cpu else 0.0
     latencies: list[float] = []
     delivered = 0
     for pipe in pipes:
@@ -145,7 +175,7 @@ def run_load(
         proc.join(10)
         if proc.is_alive():
             proc.kill()
-    return latencies, delivered, sent
+    return latencies, delivered, sent, used
 
 
 def rss_mb(pid: int) -> float:
@@ -184,9 +214,20 @@ def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         )  # fmt: skip
         bus = f"redis://127.0.0.1:{redis_port}/0"
         time.sleep(0.5)
-    nodes = [serve(db, preexec=raise_file_limit, bus=bus) for _ in range(args.nodes)]
+    edge = None
+    env: dict[str, str] = {}
+    if args.edge == "pushpin":
+        edge = Pushpin(tmp / "pushpin", key=GRIP_KEY, log_level=1, preexec=raise_file_limit)
+        env = {"DATELINE_PUSH": "grip", "DATELINE_GRIP_PUBLISH_URLS": edge.publish_url,
+               "DATELINE_GRIP_KEY": GRIP_KEY}  # fmt: skip
+    nodes = [serve(db, preexec=raise_file_limit, bus=bus, env=env) for _ in range(args.nodes)]
     ports = [int(base.rsplit(":", 1)[1]) for _, base in nodes]
     time.sleep(1.5 if redis else 0)  # nodes subscribe
+    reader_ports = ports
+    if edge is not None:
+        edge.start(ports)
+        edge.wait_ready(f"/{SLUG}/live")
+        reader_ports = [edge.http_port]
     try:
         idle = sum(rss_mb(server.pid) for server, _ in nodes)
         client = httpx.Client(base_url=nodes[0][1], headers={"Authorization": f"Bearer {token}"})
@@ -195,18 +236,22 @@ def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             r = client.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": body(i)})
             r.raise_for_status()
 
-        latencies, delivered, _ = run_load(
-            "127.0.0.1", ports, f"/{SLUG}/live?after=9", args.readers, args.clients,
-            publish, args.posts, args.rate,
+        latencies, delivered, _, cpu = run_load(
+            "127.0.0.1", reader_ports, f"/{SLUG}/live?after=9", args.readers, args.clients,
+            publish, args.posts, args.rate, cpu=lambda: cpu_ms([s.pid for s, _ in nodes]),
         )  # fmt: skip
         rss = sum(rss_mb(server.pid) for server, _ in nodes)
+        edge_rss = sum(rss_mb(p.pid) for p in edge.procs) if edge else 0.0
     finally:
+        if edge is not None:
+            edge.stop()
         for server, _ in nodes:
             server.terminate()
             server.wait(10)
         if redis:
             redis.terminate()
-    return {"latencies": latencies, "delivered": delivered, "rss": rss, "idle": idle}
+    return {"latencies": latencies, "delivered": delivered, "rss": rss, "idle": idle,
+            "cpu_ms": cpu, "edge_rss": edge_rss}  # fmt: skip
 
 
 def bench_nchan(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -243,7 +288,7 @@ http {{
             payload = json.dumps({"type": "post.published", "post": {"headline": body(i)}})
             client.post("/pub", content=payload.encode()).raise_for_status()
 
-        latencies, delivered, _ = run_load(
+        latencies, delivered, _, _ = run_load(
             "127.0.0.1", [port], "/sub", args.readers, args.clients, publish, args.posts, args.rate
         )
         rss = rss_mb(nginx.pid)
@@ -260,6 +305,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2.0, help="posts per second")
     parser.add_argument("--clients", type=int, default=2, help="load-client processes")
     parser.add_argument("--nodes", type=int, default=1, help="Dateline nodes (>1: Redis bus)")
+    parser.add_argument("--edge", choices=["none", "pushpin"], default="none",
+                        help="pushpin: readers held by Pushpin, nodes in GRIP mode")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     raise_file_limit()
@@ -272,12 +319,15 @@ def main() -> None:
         "readers": args.readers,
         "posts": args.posts,
         "nodes": args.nodes,
+        "edge": args.edge,
         "delivered_ratio": round(d["delivered"] / expected, 4),
         "p50_ms": round(pct(lat, 0.50), 1),
         "p95_ms": round(pct(lat, 0.95), 1),
         "p99_ms": round(pct(lat, 0.99), 1),
         "max_ms": round(max(lat), 1),
         "rss_mb_per_1000": round(d["rss"] / args.readers * 1000, 1),
+        "edge_rss_mb_per_1000": round(d["edge_rss"] / args.readers * 1000, 1),
+        "node_cpu_ms_per_post": round(d["cpu_ms"] / args.posts, 2),
         "nchan_delivered_ratio": round(n["delivered"] / expected, 4),
         "nchan_p50_ms": round(pct(ref, 0.50), 1),
         "nchan_p99_ms": round(pct(ref, 0.99), 1),

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,8 +28,12 @@ ROUTES = Path(__file__).resolve().parents[1] / "deploy" / "pushpin.routes"
 
 
 class Pushpin:
-    def __init__(self, folder: Path, *, key: str, name: str = "t") -> None:
+    def __init__(
+        self, folder: Path, *, key: str, name: str = "t", log_level: int = 2,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
         self.folder, self.key, self.name = folder, key, name
+        self.log_level, self.preexec = log_level, preexec
         self.run = folder / "run"
         self.http_port = free_port()
         self.publish_port = free_port()
@@ -66,7 +71,7 @@ class Pushpin:
             f"include={INTERNAL}\nrundir={self.run}\nipc_prefix={self.name}-\nport_offset=0\n"
             "[runner]\n"
             "services=condure,pushpin-proxy,pushpin-handler\n"
-            f"http_port={self.http_port}\nlogdir={self.folder / 'log'}\nlog_level=2\n"
+            f"http_port={self.http_port}\nlogdir={self.folder / 'log'}\nlog_level={self.log_level}\n"
             "client_maxconn=50000\ncondure_bin=condure\n"
             "[proxy]\n"
             f"routesfile={self.folder / 'routes'}\n"
@@ -94,7 +99,7 @@ class Pushpin:
             ):
                 self.procs.append(
                     subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=self.preexec)
                 )  # fmt: skip
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -106,20 +111,25 @@ class Pushpin:
             time.sleep(0.05)
         raise RuntimeError(f"pushpin did not start:\n{self.log()}")
 
-    async def ready(self, hold: str) -> None:
+    def wait_ready(self, hold: str) -> None:
         """Wait until a GRIP hold goes through (zurl connected, routes loaded, and the handler's
         accept socket up: until then the proxy answers 500 "Accept service unavailable").
-        `hold` is a path whose answer is a hold; a backend served by this event loop answers
-        while this waits."""
+        `hold` is a path whose answer is a hold."""
         deadline = time.monotonic() + 20
-        async with httpx.AsyncClient(timeout=2) as client:
+        with httpx.Client(timeout=2) as client:
             while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    async with client.stream("GET", self.base_url + hold) as answer:
-                        if answer.status_code == 200:
-                            return
-                await asyncio.sleep(0.05)
+                with (
+                    contextlib.suppress(httpx.HTTPError),
+                    client.stream("GET", self.base_url + hold) as answer,
+                ):
+                    if answer.status_code == 200:
+                        return
+                time.sleep(0.05)
         raise RuntimeError(f"nothing goes through pushpin:\n{self.log()}")
+
+    async def ready(self, hold: str) -> None:
+        """`wait_ready` off the event loop, which may be serving the backend meanwhile."""
+        await asyncio.to_thread(self.wait_ready, hold)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
