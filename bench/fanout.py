@@ -65,6 +65,7 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
 
     async def main() -> None:
         ready = [0]
+        refused = [0]  # answers other than 200 that the reader retried
         per_reader: list[dict[int, float]] = []
         tasks = []
 
@@ -72,7 +73,7 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
             source = f"127.0.{index + 1}.{i % 250 + 1}"  # spread source ports over addresses
             mine: dict[int, float] = {}
             per_reader.append(mine)
-            for attempt in range(5):
+            for attempt in range(10):
                 # A connection reset while thousands connect at once (a full accept queue) is
                 # retried, as a browser's EventSource would; nothing is published yet.
                 try:
@@ -84,12 +85,19 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
                         f"Accept: text/event-stream\r\n\r\n".encode()
                     )
                     await writer.drain()
-                    await reader.readuntil(b"\r\n\r\n")
-                    break
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    if head.startswith(b"HTTP/1.1 200"):
+                        break
+                    # Refused (a 503 with Retry-After, or an edge's 502 while thousands
+                    # arrive): the page's script reconnects with back-off; so does this.
+                    refused[0] += 1
+                    writer.close()
+                    if attempt == 9:
+                        raise ConnectionError(head.split(b"\r\n")[0].decode())
                 except (ConnectionError, asyncio.IncompleteReadError):
-                    if attempt == 4:
+                    if attempt == 9:
                         raise
-                    await asyncio.sleep(0.5 * (attempt + 1))
+                await asyncio.sleep(0.5 * (attempt + 1))
             ready[0] += 1
             while True:
                 line = await reader.readline()
@@ -108,7 +116,7 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
             await asyncio.sleep(0.05)
             if any(t.done() and t.exception() for t in tasks):
                 raise next(t.exception() for t in tasks if t.done() and t.exception())  # type: ignore[misc]
-        conn.send(("ready", count))
+        conn.send(("ready", refused[0]))
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # wait for "stop"
         conn.send(("arrivals", per_reader))
         for t in tasks:
@@ -149,9 +157,13 @@ def run_load(
         proc.start()
         pipes.append(parent)
         procs.append(proc)
+    refused = 0
     for pipe in pipes:
-        kind, _ = pipe.recv()
+        kind, retried = pipe.recv()
         assert kind == "ready"
+        refused += retried
+    if refused:
+        print(f"readers refused while connecting, then reconnected: {refused}", file=sys.stderr)
     time.sleep(1.0)
     cpu_before = cpu() if cpu else 0.0
     sent: dict[int, float] = {}

@@ -83,7 +83,7 @@ class Pushpin:
             f"push_in_sub_specs=tcp://127.0.0.1:{self.sub_port}\n"
             f"push_in_http_addr=127.0.0.1\npush_in_http_port={self.publish_port}\n"
             f"stats_spec={ipc}stats\ncommand_spec=tcp://127.0.0.1:{self.command_port}\n"
-            "message_rate=2500\nmessage_hwm=25000\nmessage_wait=5000\nid_cache_ttl=60\n"
+            "message_rate=100000\nmessage_hwm=200000\nmessage_wait=5000\nid_cache_ttl=60\n"
             "connection_subscription_max=20\nsubscription_linger=60\n"
         )
 
