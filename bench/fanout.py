@@ -236,11 +236,11 @@ def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     ports = [int(base.rsplit(":", 1)[1]) for _, base in nodes]
     time.sleep(1.5 if redis else 0)  # nodes subscribe
     reader_ports = ports
-    if edge is not None:
-        edge.start(ports)
-        edge.wait_ready(f"/{SLUG}/live")
-        reader_ports = [edge.http_port]
     try:
+        if edge is not None:
+            edge.start(ports)
+            edge.wait_ready(f"/{SLUG}/live")
+            reader_ports = [edge.http_port]
         idle = sum(rss_mb(server.pid) for server, _ in nodes)
         client = httpx.Client(base_url=nodes[0][1], headers={"Authorization": f"Bearer {token}"})
 

@@ -59,7 +59,7 @@ class Pushpin:
             f"in_spec={ipc}zurl-in\nin_stream_spec={ipc}zurl-in-stream\n"
             f"out_spec={ipc}zurl-out\nin_req_spec={ipc}zurl-req\n"
             "defpolicy=allow\nallow=\ndeny=\n"
-            "max_open_requests=2000\nbuffer_size=200000\ntimeout=600\n"
+            "max_open_requests=50000\nbuffer_size=200000\ntimeout=600\nin_hwm=100000\nout_hwm=100000\n"
         )
         # The routes file we ship, with this test's nodes in it.
         targets = ",".join(f"127.0.0.1:{p}" for p in self.backends)
@@ -91,8 +91,21 @@ class Pushpin:
         """Start zurl and Pushpin in front of `backends` (ports on 127.0.0.1)."""
         if backends is not None:
             self.backends = backends
-        self._write_config()
-        with (self.folder / "log" / "processes.log").open("ab") as log:
+        for _ in range(5):
+            self._write_config()
+            if self._launch():
+                return
+            # The readers' port was taken meanwhile (an outgoing connection's local port counts):
+            # another one, and again.
+            self.stop()
+            self.http_port = free_port()
+        raise RuntimeError(f"pushpin did not start:\n{self.log()}")
+
+    def _launch(self) -> bool:
+        """Start zurl and Pushpin; False if Pushpin could not bind its readers' port."""
+        logfile = self.folder / "log" / "processes.log"
+        start = logfile.stat().st_size if logfile.exists() else 0
+        with logfile.open("ab") as log:
             for argv in (
                 [ZURL, f"--config={self.folder / 'zurl.conf'}"],
                 [PUSHPIN, f"--config={self.folder / 'pushpin.conf'}", "-m"],
@@ -104,10 +117,13 @@ class Pushpin:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._listening(self.http_port) and self._listening(self.publish_port):
-                return
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"pushpin stopped at start:\n{self.log()}")
+                return True
+            with logfile.open("rb") as log:
+                log.seek(start)
+                if b"failed to bind" in log.read():  # the runner may live on without condure
+                    return False
+            if any(proc.poll() is not None for proc in self.procs):
+                raise RuntimeError(f"pushpin stopped at start:\n{self.log()}")
             time.sleep(0.05)
         raise RuntimeError(f"pushpin did not start:\n{self.log()}")
 
