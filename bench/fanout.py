@@ -11,6 +11,9 @@ its HTTP publisher endpoint) gives the reference. Deliveries are counted on the 
 With --nodes K, K `dateline serve` processes share the database and a Redis bus; the readers are
 spread over them and posts are written through the first.
 
+With --workers N each node is `dateline serve --workers N` (N processes on one port, the Redis
+bus between them), each holding its own share of the readers.
+
 With --edge pushpin the nodes run in GRIP mode behind Debian's Pushpin (started here, on ports of
 its own): the readers connect to Pushpin, which holds them, and each post is published to it
 once. `node_cpu_ms_per_post` is the CPU time the Dateline nodes spend per post while the posts
@@ -217,7 +220,7 @@ def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     _, db, token = seeded_database("fanout")
     redis = None
     bus = "memory://"
-    if args.nodes > 1:  # several nodes on one SQLite file, told of events through Redis
+    if args.nodes > 1 or args.workers > 1:  # several processes on one SQLite file, and Redis
         redis_port = free_port()
         redis = subprocess.Popen(
             ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
@@ -227,11 +230,11 @@ def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         bus = f"redis://127.0.0.1:{redis_port}/0"
         time.sleep(0.5)
     edge = None
-    env: dict[str, str] = {}
+    env: dict[str, str] = {"DATELINE_WORKERS": str(args.workers)}
     if args.edge == "pushpin":
         edge = Pushpin(tmp / "pushpin", key=GRIP_KEY, log_level=1, preexec=raise_file_limit)
-        env = {"DATELINE_PUSH": "grip", "DATELINE_GRIP_PUBLISH_URLS": edge.publish_url,
-               "DATELINE_GRIP_KEY": GRIP_KEY}  # fmt: skip
+        env |= {"DATELINE_PUSH": "grip", "DATELINE_GRIP_PUBLISH_URLS": edge.publish_url,
+                "DATELINE_GRIP_KEY": GRIP_KEY}  # fmt: skip
     nodes = [serve(db, preexec=raise_file_limit, bus=bus, env=env) for _ in range(args.nodes)]
     ports = [int(base.rsplit(":", 1)[1]) for _, base in nodes]
     time.sleep(1.5 if redis else 0)  # nodes subscribe
@@ -317,6 +320,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2.0, help="posts per second")
     parser.add_argument("--clients", type=int, default=2, help="load-client processes")
     parser.add_argument("--nodes", type=int, default=1, help="Dateline nodes (>1: Redis bus)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes per node, on one port (>1: Redis bus)")  # fmt: skip
     parser.add_argument("--edge", choices=["none", "pushpin"], default="none",
                         help="pushpin: readers held by Pushpin, nodes in GRIP mode")  # fmt: skip
     parser.add_argument("--json", type=Path)
@@ -331,6 +336,7 @@ def main() -> None:
         "readers": args.readers,
         "posts": args.posts,
         "nodes": args.nodes,
+        "workers": args.workers,
         "edge": args.edge,
         "delivered_ratio": round(d["delivered"] / expected, 4),
         "p50_ms": round(pct(lat, 0.50), 1),
