@@ -103,8 +103,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "grip_key",
-        "grip: the key the proxy signs its Grip-Sig with (HS256; Pushpin's sig_key). Empty takes "
-        "any Grip-Sig: only for a node that nothing but the proxy can reach.",
+        "grip: the key the proxy's Grip-Sig is checked with: a shared secret (HS256; Pushpin's "
+        "sig_key) or a PEM public key (ES256; Fastly Fanout's). Empty takes any Grip-Sig: only "
+        "for a node that nothing but the proxy can reach.",
         secret=True,
     ),
     Setting(

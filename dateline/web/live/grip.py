@@ -71,7 +71,13 @@ def check_settings(settings: Settings) -> None:
             "(Pushpin: http://HOST:5561/publish/)",
             field="grip_publish_urls",
         )
-    if settings.grip_key and len(settings.grip_key) < MIN_KEY:
+    key = settings.grip_key
+    if key and _algorithm(key) == "ES256":
+        try:
+            jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256).prepare_key(key)
+        except (jwt.InvalidKeyError, ValueError) as exc:
+            raise Invalid(f"grip_key is not an EC public key: {exc}", field="grip_key") from None
+    elif key and len(key) < MIN_KEY:
         raise Invalid(
             f"grip_key must be at least {MIN_KEY} characters (set the same in Pushpin's "
             "[proxy] sig_key)",
@@ -95,11 +101,20 @@ def through_proxy(request: Request, settings: Settings) -> bool:
     if not settings.grip_key:
         return True
     try:
-        jwt.decode(token, settings.grip_key, algorithms=["HS256"], options={"require": ["exp"]})
+        jwt.decode(
+            token, settings.grip_key, algorithms=[_algorithm(settings.grip_key)],
+            options={"require": ["exp"]},
+        )  # fmt: skip
     except jwt.InvalidTokenError:
         log.warning("a live request with a Grip-Sig that does not verify; served directly")
         return False
     return True
+
+
+def _algorithm(key: str) -> str:
+    """A PEM public key is an edge that signs with ES256 (Fastly Fanout); else a shared HS256
+    secret (Pushpin's sig_key)."""
+    return "ES256" if key.lstrip().startswith("-----BEGIN PUBLIC KEY-----") else "HS256"
 
 
 def proxy_resume_point(request: Request, after: int) -> int:
