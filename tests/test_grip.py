@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,27 @@ async def test_two_nodes_behind_one_pushpin(
         a.stop()
         b.stop()
         redis.stop()
+
+
+async def test_a_backlog_longer_than_a_page_arrives_whole_once(
+    pushpin: Pushpin, seeded: Running
+) -> None:
+    """More than 500 events to catch up on: the edge fetches the rest through next links, and
+    the reader (who sent its Last-Event-ID) gets each event once."""
+    from dateline.importers import ImportedBlog
+    from dateline.model import Blog, Post, PostStatus
+
+    start = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    posts = [
+        Post(blog_slug="", headline=f"Update {i}", status=PostStatus.PUBLISHED,
+             published_at=start + timedelta(minutes=i))
+        for i in range(1, 1201)
+    ]  # fmt: skip
+    await seeded.newsroom.import_blog(
+        ImportedBlog(Blog(slug="long-day", title="A long day", timezone="UTC"), reversed(posts)),
+        seeded.admin,
+    )
+    async with connect(pushpin.base_url, "/long-day/live", last_event_id=3) as reader:
+        ids = await _ids(reader, 1197, timeout=15)
+        assert ids == list(range(4, 1201))
+        assert await reader.nothing_more(0.5)

@@ -7,7 +7,7 @@ checked with `grip_key` when one is set) is answered at once and not held here:
     Content-Type: text/event-stream
     Grip-Hold: stream
     Grip-Channel: blog-7; prev-id=42          the blog's channel; 42 = the last seq in the body
-    Grip-Link: </slug/live?after=42>; rel=next; timeout=60
+    Grip-Link: </slug/live?after=42&continued=1>; rel=next; timeout=60
     Grip-Keep-Alive: : heartbeat\\n\\n; format=cstring; timeout=15
 
     retry: 3000                               (only on the reader's first request)
@@ -117,6 +117,12 @@ def _algorithm(key: str) -> str:
     return "ES256" if key.lstrip().startswith("-----BEGIN PUBLIC KEY-----") else "HS256"
 
 
+def _after(raw: str | None, default: int) -> int:
+    if raw is not None and raw.isdigit() and int(raw) <= _MAX_SEQ:
+        return int(raw)
+    return default
+
+
 def proxy_resume_point(request: Request, after: int) -> int:
     """Where the proxy's reader is: the `last-id` the proxy saw on the blog's channel (a
     recovery through the next link), else the reader's own resume point."""
@@ -136,7 +142,11 @@ async def hold(
     ended: bool,
 ) -> Response:  # fmt: skip
     """The answer to a live request that came through the proxy (see the module's docstring)."""
-    first = "grip-last" not in request.headers
+    # The proxy's own requests (a next link: more of a long backlog, or a recovery) say so in
+    # their URL; the reader's request headers (its Last-Event-ID) may come along with them.
+    first = request.query_params.get("continued") != "1"
+    if not first:
+        after = _after(request.query_params.get("after"), after)
     after = proxy_resume_point(request, after)
     frames = await hub.backlog(blog_id, after, limit=PAGE)
     last = frames[-1].seq if frames else after
@@ -144,7 +154,7 @@ async def hold(
     if first:
         body = b"retry: %d\n\n: connected\n\n" % settings.sse_retry_ms + body
     headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store"}
-    link = f"</{quote(slug)}/live?after={last}>; rel=next"
+    link = f"</{quote(slug)}/live?after={last}&continued=1>; rel=next"
     if len(frames) == PAGE:  # more to come: the proxy asks for it at once, the reader waits
         headers["Grip-Link"] = link
         return Response(body, headers=headers)
