@@ -86,6 +86,7 @@ def test_keys_that_cannot_work_are_refused_at_start() -> None:
         (None, 7, 7),
         ("blog-3; last-id=12", 7, 12),
         ("other; last-id=99, blog-3; last-id=12", 7, 12),
+        ("blog-4; last-id=99", 7, 7),  # another blog's channel
         ("blog-3; last-id=99999999999", 7, 7),  # out of range: the reader's own point
         ("blog-3; last-id=abc", 7, 7),
     ],
@@ -94,4 +95,4 @@ def test_the_proxys_last_id_is_where_a_recovery_resumes(
     header: str | None, after: int, expected: int
 ) -> None:
     request = _request(grip_last=header) if header else _request()
-    assert proxy_resume_point(request, after) == expected
+    assert proxy_resume_point(request, 3, after) == expected

@@ -123,14 +123,14 @@ def _after(raw: str | None, default: int) -> int:
     return default
 
 
-def proxy_resume_point(request: Request, after: int) -> int:
+def proxy_resume_point(request: Request, blog_id: int, after: int) -> int:
     """Where the proxy's reader is: the `last-id` the proxy saw on the blog's channel (a
     recovery through the next link), else the reader's own resume point."""
     raw = request.headers.get("grip-last")
     if raw:
         for part in raw.split(","):
             found = _LAST_ID.match(part)
-            if found and found.group(1).startswith("blog-"):
+            if found and found.group(1) == channel(blog_id):
                 seq = int(found.group(2))
                 if seq <= _MAX_SEQ:
                     return seq
@@ -147,7 +147,7 @@ async def hold(
     first = request.query_params.get("continued") != "1"
     if not first:
         after = _after(request.query_params.get("after"), after)
-    after = proxy_resume_point(request, after)
+    after = proxy_resume_point(request, blog_id, after)
     frames = await hub.backlog(blog_id, after, limit=PAGE)
     last = frames[-1].seq if frames else after
     body = b"".join(f.data for f in frames)
