@@ -274,7 +274,7 @@ def bench_nchan(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     conf = tmp / "nchan.conf"
     conf.write_text(
         f"""load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-worker_processes {args.nodes};
+worker_processes {args.nodes * args.workers};
 daemon off;
 pid {tmp}/nchan.pid;
 error_log {tmp}/nchan-error.log warn;
