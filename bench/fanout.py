@@ -161,7 +161,12 @@ def run_load(
         pipes.append(parent)
         procs.append(proc)
     refused = 0
-    for pipe in pipes:
+    for pipe, proc in zip(pipes, procs, strict=True):
+        while not pipe.poll(1.0):  # a client that gave up ends the run, instead of a hang
+            if not proc.is_alive():
+                for other in procs:
+                    other.kill()
+                raise SystemExit("a load client gave up connecting its readers (see above)")
         kind, retried = pipe.recv()
         assert kind == "ready"
         refused += retried
