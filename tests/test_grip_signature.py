@@ -3,6 +3,7 @@ verifies, with Pushpin's shared secret (HS256) or Fastly Fanout's public key (ES
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -14,7 +15,12 @@ from starlette.requests import Request
 
 from dateline.config import Settings
 from dateline.errors import Invalid
-from dateline.web.live.grip import check_settings, proxy_resume_point, through_proxy
+from dateline.web.live.grip import (
+    GripPublisher,
+    check_settings,
+    proxy_resume_point,
+    through_proxy,
+)
 
 SECRET = "a-shared-secret-of-at-least-32-characters"
 URLS = "http://127.0.0.1:5561/publish/"
@@ -96,3 +102,22 @@ def test_the_proxys_last_id_is_where_a_recovery_resumes(
 ) -> None:
     request = _request(grip_last=header) if header else _request()
     assert proxy_resume_point(request, 3, after) == expected
+
+
+async def test_a_proxy_that_is_down_does_not_hold_back_later_events() -> None:
+    """The first batch to an unreachable proxy is retried for retry_seconds; later ones get a
+    single try until the proxy answers again, so an outage never queues live delivery."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/publish/"
+        publisher = GripPublisher(None, [url], retry_seconds=0.6)  # type: ignore[arg-type]
+        item = [{"channel": "blog-1", "id": "1", "prev-id": "0", "formats": {}}]
+        started = time.monotonic()
+        await publisher._publish(item)
+        first = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(5):
+            await publisher._publish(item)
+        later = time.monotonic() - started
+    await publisher.close()
+    assert first >= 0.3 and later < 0.3 and publisher.given_up == 6

@@ -218,6 +218,7 @@ class GripPublisher:
         self._task: asyncio.Task[None] | None = None
         self.published = 0  # items the proxies accepted
         self.given_up = 0  # items no proxy took within retry_seconds
+        self._down: set[str] = set()  # proxies given up on, until one answers again
 
     def committed(self, blog_id: int, seq: int) -> None:
         self._queue.put_nowait((blog_id, seq))
@@ -257,24 +258,30 @@ class GripPublisher:
         if not batch:
             return
         for url in self.urls:
-            deadline = time.monotonic() + self.retry_seconds
+            # A proxy already given up on gets one try per batch until it answers again: an
+            # outage must not queue every later event behind its own retry_seconds.
+            down = url in self._down
+            deadline = time.monotonic() + (0.0 if down else self.retry_seconds)
             pause = 0.1
             while True:
                 try:
                     answer = await self._client.post(url, json={"items": batch})
                     if answer.status_code < 300:
                         self.published += len(batch)
+                        self._down.discard(url)
                         break
                     problem = f"{answer.status_code} {answer.text[:200]}"
                 except httpx.HTTPError as exc:
                     problem = f"{type(exc).__name__}: {exc}"
                 if time.monotonic() + pause > deadline:
                     self.given_up += len(batch)
-                    log.warning(
-                        "gave up publishing %d item(s) to %s (%s); readers' proxies recover "
-                        "them through the next link",
-                        len(batch), url, problem,
-                    )  # fmt: skip
+                    if not down:
+                        self._down.add(url)
+                        log.warning(
+                            "gave up publishing to %s (%s); until it answers, its readers' "
+                            "proxies recover what they miss through the next link",
+                            url, problem,
+                        )  # fmt: skip
                     break
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
