@@ -123,6 +123,38 @@ SETTINGS: tuple[Setting, ...] = (
         "Write live frames straight to readers' connections from the hub (uvicorn's httptools "
         "protocol, or the ASGI send driven by hand); false sends each through its reader's task.",
     ),
+    Setting(
+        "embeds",
+        "Fetch a snapshot (oEmbed or Open Graph) of each URL pasted alone on a line of a post; "
+        "false keeps such URLs as link cards and sends no request anywhere.",
+    ),
+    Setting("embed_timeout_seconds", "Longest an embed's fetch may take, redirects included."),
+    Setting(
+        "embed_endpoints",
+        "Per-provider oEmbed endpoints used instead of the listed ones, as NAME=URL,… (for a "
+        "provider read from its page, such as telegram, the origin to read it from).",
+    ),
+    Setting(
+        "embed_trusted_hosts",
+        "HOST:PORT,… that embeds may fetch although they are at private addresses (the "
+        "hosts of embed_endpoints are trusted already).",
+    ),
+    Setting(
+        "embed_providers_file",
+        "A newer copy of https://oembed.com/providers.json to use instead of the shipped one.",
+    ),
+    Setting(
+        "embed_meta_token",
+        "An app access token for Meta's oEmbed API (Instagram, Facebook); empty reads their "
+        "pages' Open Graph tags instead.",
+        secret=True,
+    ),
+    Setting(
+        "embed_retry_seconds",
+        "First wait before fetching an embed again when its provider failed; it doubles each "
+        "time, up to an hour.",
+    ),
+    Setting("embed_attempts", "Fetches of an embed before it stays a link card for good."),
 )
 
 
@@ -158,6 +190,14 @@ class Settings:
     grip_key: str = ""
     grip_recover_seconds: float = 60.0
     grip_retry_seconds: float = 30.0
+    embeds: bool = True
+    embed_timeout_seconds: float = 8.0
+    embed_endpoints: str = ""
+    embed_trusted_hosts: str = ""
+    embed_providers_file: str = ""
+    embed_meta_token: str = ""
+    embed_retry_seconds: float = 30.0
+    embed_attempts: int = 12
 
     @classmethod
     def load(

@@ -139,6 +139,90 @@ class Media:
         )
 
 
+class EmbedState(enum.StrEnum):
+    PENDING = "pending"  # not fetched yet (or the provider was down): shown as a link card
+    READY = "ready"  # the provider's snapshot is stored
+    FAILED = "failed"  # the provider refused or never answered: a link card for good
+
+
+@dataclass(frozen=True, slots=True)
+class Embed:
+    """A post or video from elsewhere, pasted as a URL alone on a line of a post's body.
+
+    The snapshot (who, what, when, a thumbnail copied into Dateline's media) is kept with the
+    post, so the post still tells its story when the original is deleted; `frame` is the
+    provider's privacy-enhanced player or post frame, loaded only when a reader asks for it."""
+
+    url: str
+    provider: str  # "YouTube", "X", "Mastodon", or the site's name for a plain web page
+    state: EmbedState = EmbedState.PENDING
+    kind: str = "link"  # oEmbed's types: video, rich, photo, link
+    title: str = ""
+    author: str = ""
+    author_url: str | None = None
+    text: str = ""  # the words of a social post, as plain text
+    published: str | None = None  # the original's time, as the provider gave it (RFC 3339)
+    thumbnail: str | None = None  # a /media/ path in Dateline's own store
+    thumbnail_width: int | None = None
+    thumbnail_height: int | None = None
+    frame: str | None = None  # the https:// frame loaded on a reader's click
+    frame_width: int | None = None
+    frame_height: int | None = None
+    fetched_at: str | None = None  # when the snapshot was taken (RFC 3339)
+    attempts: int = 0  # fetches tried while pending
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "provider": self.provider,
+            "state": self.state.value,
+            "kind": self.kind,
+            "title": self.title,
+            "author": self.author,
+            "author_url": self.author_url,
+            "text": self.text,
+            "published": self.published,
+            "thumbnail": self.thumbnail,
+            "thumbnail_width": self.thumbnail_width,
+            "thumbnail_height": self.thumbnail_height,
+            "frame": self.frame,
+            "frame_width": self.frame_width,
+            "frame_height": self.frame_height,
+            "fetched_at": self.fetched_at,
+            "attempts": self.attempts,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Embed:
+        def number(name: str) -> int | None:
+            value = data.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        def text(name: str) -> str:
+            value = data.get(name)
+            return value if isinstance(value, str) else ""
+
+        return cls(
+            url=str(data["url"]),
+            provider=text("provider"),
+            state=EmbedState(data.get("state") or "pending"),
+            kind=text("kind") or "link",
+            title=text("title"),
+            author=text("author"),
+            author_url=text("author_url") or None,
+            text=text("text"),
+            published=text("published") or None,
+            thumbnail=text("thumbnail") or None,
+            thumbnail_width=number("thumbnail_width"),
+            thumbnail_height=number("thumbnail_height"),
+            frame=text("frame") or None,
+            frame_width=number("frame_width"),
+            frame_height=number("frame_height"),
+            fetched_at=text("fetched_at") or None,
+            attempts=number("attempts") or 0,
+        )
+
+
 @dataclass(slots=True)
 class Blog:
     slug: str
@@ -167,6 +251,9 @@ class Post:
     byline: Byline = content(default_factory=Byline)
     contributors: list[str] | None = content(default=None)
     media: list[Media] = content(default_factory=list)
+    # Derived from the body's URLs alone on a line (not a revision's content: restoring a body
+    # brings its embeds back, from the snapshots kept or fetched again).
+    embeds: list[Embed] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     pinned: bool = False
     key_event: bool = False
@@ -181,6 +268,7 @@ class Post:
     delete_reason: str | None = internal()
     publish_at: datetime | None = None  # when a scheduled post goes out
     review_note: str | None = internal()  # an editor's comment when sending a post back
+    embeds_due: datetime | None = internal()  # when pending embeds are fetched (again)
 
     @property
     def visible(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -12,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 
 from dateline.errors import Invalid
 
@@ -33,8 +36,11 @@ _ALLOWED_ATTRIBUTES = {
 }
 _URL_SCHEMES = {"http", "https", "mailto"}
 
-_markdown = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
-_markdown.enable("table").enable("strikethrough")
+# Bare URLs become links (only those written with their scheme: "bbc.co.uk" stays text).
+_markdown = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": False})
+_markdown.enable("table").enable("strikethrough").enable("linkify")
+assert _markdown.linkify is not None  # markdown-it-py[linkify]
+_markdown.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
 
 
 # Pictures in a post's text come from Dateline's own media store only (uploaded, checked and
@@ -74,9 +80,95 @@ def _image(renderer: Any, tokens: Any, index: int, options: Any, env: Any) -> st
 
 _markdown.add_render_rule("image", _image)
 
+# A quotation's last line that starts with a dash names who said it:
+#     > "We are not going to let that stand."
+#     > — John Kirby, at a White House briefing
+_ATTRIBUTION = re.compile(r"^(?:—|―|--)\s*(\S.*)$")
 
-def markdown_to_html(source: str) -> str:
-    return sanitise(_markdown.render(source)).strip()
+
+def _attributed_quotes(state: StateCore) -> None:
+    """A top-level blockquote ending in an attribution line becomes
+    `<figure><blockquote>…</blockquote><figcaption>— <cite>who</cite></figcaption></figure>`."""
+    tokens = state.tokens
+    i = 0
+    while i < len(tokens):
+        if tokens[i].type != "blockquote_open" or tokens[i].level != 0:
+            i += 1
+            continue
+        close = next(j for j in range(i + 1, len(tokens)) if tokens[j].type == "blockquote_close"
+                     and tokens[j].level == 0)  # fmt: skip
+        inline = tokens[close - 2] if close - i >= 4 else None
+        if inline is None or inline.type != "inline" or tokens[close - 1].type != "paragraph_close":
+            i = close + 1
+            continue
+        before, _, last = inline.content.rpartition("\n")
+        found = _ATTRIBUTION.match(last.strip())
+        if not found:
+            i = close + 1
+            continue
+        who = Token("inline", "", 0)
+        who.content, who.map, who.children = found.group(1), inline.map, []
+        opening = Token("html_block", "", 0)
+        opening.content = "<figure>\n"
+        caption = Token("html_block", "", 0)
+        caption.content = "<figcaption>— <cite>"
+        ending = Token("html_block", "", 0)
+        ending.content = "</cite></figcaption>\n</figure>\n"
+        if before.strip():
+            inline.content = before
+            inner = tokens[i : close + 1]
+        else:  # the quotation's paragraph was the attribution alone: drop it
+            inner = [*tokens[i : close - 3], tokens[close]]
+        tokens[i : close + 1] = [opening, *inner, caption, who, ending]
+        i += len(inner) + 4
+
+
+_markdown.core.ruler.before("inline", "attributed_quotes", _attributed_quotes)
+
+# A URL alone on a line (outside code) is an embed: a card made from the provider's snapshot.
+_ALONE = re.compile(r"^ {0,3}<?(https?://[^\s<>]{1,2000})>?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _blocks(source: str) -> list[tuple[bool, str]]:
+    """The body cut into Markdown text and lone URLs: `(True, url)` or `(False, markdown)`."""
+    out: list[tuple[bool, str]] = []
+    text: list[str] = []
+    fence = ""
+    for line in source.splitlines(keepends=True):
+        opens = _FENCE.match(line)
+        if fence:
+            if opens and opens.group(1)[0] == fence[0] and len(opens.group(1)) >= len(fence):
+                fence = ""
+        elif opens:
+            fence = opens.group(1)
+        alone = None if fence or opens else _ALONE.match(line.rstrip("\r\n"))
+        if alone is None:
+            text.append(line)
+            continue
+        if text:
+            out.append((False, "".join(text)))
+            text = []
+        out.append((True, alone.group(1)))
+    if text:
+        out.append((False, "".join(text)))
+    return out
+
+
+def lone_urls(source: str) -> list[str]:
+    """The URLs alone on a line of a Markdown body, each once, in order."""
+    return list(dict.fromkeys(url for is_url, url in _blocks(source) if is_url))
+
+
+def markdown_to_html(source: str, embed: Callable[[str], str] | None = None) -> str:
+    """Sanitised HTML of a Markdown body. With `embed`, each URL alone on a line is replaced by
+    `embed(url)`: trusted HTML made by Dateline itself (an embed card), added after sanitising."""
+    if embed is None:
+        return sanitise(_markdown.render(source)).strip()
+    parts = []
+    for is_url, text in _blocks(source):
+        parts.append(embed(text) if is_url else sanitise(_markdown.render(text)).strip())
+    return "\n".join(p for p in parts if p)
 
 
 def plain_text(source: str) -> str:

@@ -95,6 +95,7 @@ def post_record(
         "delete_reason": post.delete_reason,
         "publish_at": _time(post.publish_at),
         "review_note": post.review_note,
+        "embeds": [e.to_json() for e in post.embeds],
         "revisions": [
             {
                 "number": r.number,
@@ -170,6 +171,11 @@ async def export_archive(
                     posts.line(canonical(post_record(post, revisions, author, writers)))
                     emails.update(e for e in [author, *writers.values()] if e)
                     names |= _media_names(post.media)
+                    names |= {
+                        e.thumbnail.removeprefix("/media/")
+                        for e in post.embeds
+                        if e.thumbnail and e.thumbnail.startswith("/media/")
+                    }
                     for r in revisions:
                         names |= _media_names(r.media)
                 count += len(chunk)

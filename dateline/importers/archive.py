@@ -73,6 +73,29 @@ class MediaRecord(_Record):
     srcset: str | None = None
 
 
+class EmbedRecord(_Record):
+    """An embed's snapshot (model.Embed's JSON); its frame is checked against its provider's
+    when the archive is restored."""
+
+    url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)]
+    provider: Annotated[str, Field(max_length=100)]
+    state: Literal["pending", "ready", "failed"]
+    kind: Literal["video", "rich", "photo", "link"]
+    title: Annotated[str, Field(max_length=300)]
+    author: Annotated[str, Field(max_length=200)]
+    author_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None
+    text: Annotated[str, Field(max_length=2000)]
+    published: Annotated[str, Field(max_length=40)] | None
+    thumbnail: str | None
+    thumbnail_width: Annotated[int, Field(ge=1, le=20_000)] | None
+    thumbnail_height: Annotated[int, Field(ge=1, le=20_000)] | None
+    frame: Annotated[str, Field(pattern=r"^https://", max_length=2000)] | None
+    frame_width: Annotated[int, Field(ge=1, le=10_000)] | None
+    frame_height: Annotated[int, Field(ge=1, le=10_000)] | None
+    fetched_at: Annotated[str, Field(max_length=40)] | None
+    attempts: Annotated[int, Field(ge=0, le=1000)]
+
+
 class BlogRecord(_Record):
     slug: str
     title: str
@@ -170,6 +193,7 @@ class PostRecord(_Record):
     publish_at: datetime | None
     review_note: str | None
     revisions: list[RevisionRecord] = Field(min_length=1)
+    embeds: list[EmbedRecord] = Field(default_factory=list, max_length=20)
 
 
 class EventRecord(_Record):

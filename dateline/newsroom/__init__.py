@@ -11,8 +11,9 @@ persists what the newsroom hands it.
     posts.py     write, edit, pin, flag, review, schedule, publish, delete; what members see
     accounts.py  users, roles, passwords, tokens, memberships, sessions, sign-in throttling
     uploads.py   images (checked and re-encoded by images.py)
+    embeds.py    URLs alone on a line become embeds: snapshots fetched, thumbnails stored
     imports.py   whole blogs from other live blogs' dumps
-    scheduling.py  publishes scheduled posts when their time comes"""
+    scheduling.py  the background rounds: scheduled posts, pending embeds"""
 
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ from dateline.newsroom.accounts import AccountCases
 from dateline.newsroom.blogs import BlogCases
 from dateline.newsroom.imports import ImportCases
 from dateline.newsroom.posts import PostCases
-from dateline.newsroom.uploads import UploadCases
 
 
-class Newsroom(BlogCases, PostCases, AccountCases, UploadCases, ImportCases):
+class Newsroom(BlogCases, PostCases, AccountCases, ImportCases):
     """All of the newsroom's use cases, on one store and one bus."""
 
 

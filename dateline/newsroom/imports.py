@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dateline import render
+from dateline.embeds import providers
 from dateline.errors import Conflict, ImportFailed, Invalid, NotFound
 from dateline.importers import ImportedBlog, ImportedPost
 from dateline.importers.archive import Archive, PostRecord, RevisionRecord
@@ -32,6 +32,7 @@ from dateline.model import (
     Blog,
     BlogStatus,
     Byline,
+    Embed,
     EventType,
     Media,
     Person,
@@ -42,7 +43,8 @@ from dateline.model import (
     User,
 )
 from dateline.newsroom import images, inputs, permissions, shapes
-from dateline.newsroom.cases import Cases, parse
+from dateline.newsroom.cases import parse
+from dateline.newsroom.embeds import EmbedCases
 from dateline.newsroom.inputs import BlogCreate, PostCreate
 from dateline.newsroom.permissions import Action
 from dateline.store import LoggedEvent
@@ -170,7 +172,7 @@ def _own_media(post_media: Iterable[Media], known: set[str], where: str) -> None
                 raise Invalid(f"{where}: the image /media/{name} is not in the archive")
 
 
-class ImportCases(Cases):
+class ImportCases(EmbedCases):
     async def blog_for_export(self, user: User | None, slug: str) -> Blog:
         """The blog, if `user` may export it whole (editors of it; None: the instance itself).
         Its posts in every status and its members' emails go with it."""
@@ -248,7 +250,7 @@ class ImportCases(Cases):
                 if stored is None:
                     raise Invalid(f"{where}: {m.url!r} is not an image of this server")
         post.author_id = user.id if user is not None else None
-        post.body_html = render.markdown_to_html(post.body)
+        self.apply_body(post, post.body)
         history: list[Revision] = []
         for i, earlier in enumerate(wrapped.earlier, 1):
             revision = replace(earlier, post_id="", number=i, user_id=None)
@@ -466,6 +468,14 @@ class ImportCases(Cases):
             post, revisions = self._restored_post(record, final, {})
             check_post(post, where)
             _own_media(post.media, files, where)
+            for e in record.embeds:
+                if not providers.frame_allowed(e.url, e.frame):
+                    raise ImportFailed(f"{where}: the embed of {e.url!r} has a frame from "
+                                       f"{e.frame!r}, not its provider's")  # fmt: skip
+                thumb = _OWN_MEDIA.fullmatch(e.thumbnail or "")
+                if e.thumbnail is not None and (thumb is None or thumb[1] not in files):
+                    raise ImportFailed(f"{where}: the embed thumbnail {e.thumbnail!r} is not in "
+                                       "the archive's media")  # fmt: skip
             numbers = [r.number for r in revisions]
             if numbers != list(range(1, len(numbers) + 1)) or numbers[-1] != record.revision:
                 raise ImportFailed(
@@ -499,9 +509,8 @@ class ImportCases(Cases):
             )
         return ids
 
-    @staticmethod
     def _restored_post(
-        record: PostRecord, blog: Blog, user_ids: dict[str, int | None]
+        self, record: PostRecord, blog: Blog, user_ids: dict[str, int | None]
     ) -> tuple[Post, list[Revision]]:
         """An archived post and its revisions as the store takes them (writers by their id in
         this store)."""
@@ -510,7 +519,6 @@ class ImportCases(Cases):
             id=record.id,
             headline=record.headline,
             body=record.body,
-            body_html=render.markdown_to_html(record.body),
             byline=Byline.from_json(record.byline.model_dump()),
             contributors=record.contributors,
             media=[Media.from_json(m.model_dump()) for m in record.media],
@@ -528,11 +536,19 @@ class ImportCases(Cases):
             delete_reason=record.delete_reason,
             publish_at=record.publish_at,
             review_note=record.review_note,
+            embeds=_embeds(record),
         )
+        # The archive's snapshots are kept (the originals may be gone); what it lacks is fetched.
+        self.apply_body(post, post.body)
         revisions = [
             _revision(r, record.id, user_ids.get(r.by) if r.by else None) for r in record.revisions
         ]
         return post, revisions
+
+
+def _embeds(record: PostRecord) -> list[Embed]:
+    found = (Embed.from_json(r.model_dump()) for r in record.embeds)
+    return [e for e in found if providers.frame_allowed(e.url, e.frame)]
 
 
 def _revision(record: RevisionRecord, post_id: str, user_id: int | None) -> Revision:

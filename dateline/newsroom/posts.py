@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from dateline import render
 from dateline.errors import Conflict, Invalid, NotFound
 from dateline.model import (
     Blog,
@@ -26,7 +25,8 @@ from dateline.model import (
     content_fields,
 )
 from dateline.newsroom import permissions, shapes
-from dateline.newsroom.cases import Cases, parse
+from dateline.newsroom.cases import parse
+from dateline.newsroom.embeds import EmbedCases
 from dateline.newsroom.inputs import BylineIn, MediaIn, PostCreate, PostDelete, PostPatch
 from dateline.newsroom.permissions import Action
 from dateline.store import PostChange
@@ -101,7 +101,7 @@ def _still_covering(blog: Blog) -> None:
         )
 
 
-class PostCases(Cases):
+class PostCases(EmbedCases):
     async def _uploads(self, items: list[MediaIn] | None) -> dict[str, dict[str, Any]]:
         """The upload records behind `items`' /media/ URLs; an unknown one is an error."""
         found: dict[str, dict[str, Any]] = {}
@@ -188,8 +188,6 @@ class PostCases(Cases):
         post = Post(
             blog_slug=blog.slug,
             headline=sent.headline,
-            body=sent.body,
-            body_html=render.markdown_to_html(sent.body),
             # The writer is the byline unless one is given (an empty one included).
             byline=(
                 _byline(sent.byline)
@@ -205,6 +203,7 @@ class PostCases(Cases):
             published_at=(sent.published_at or self.clock()) if published else None,
             publish_at=sent.publish_at if status is PostStatus.SCHEDULED else None,
         )
+        self.apply_body(post, sent.body)
         if status in _GOING_OUT and not _has_words(post):
             raise Conflict("a post needs a headline, a body or an image before it is published")
         emit = EventType.POST_PUBLISHED if published else None
@@ -217,6 +216,7 @@ class PostCases(Cases):
             blog, post, user_id=user.id, emit=emit, shape=shapes.event_payload, check=check
         )
         self._announce(event)
+        self.wake_fetcher(post)
         return post
 
     async def edit_post(
@@ -273,7 +273,7 @@ class PostCases(Cases):
                     setattr(post, name, value)
                     content_changed = True
             if "body" in new:
-                post.body_html = render.markdown_to_html(post.body)
+                self.apply_body(post, post.body)
             if sent.tags is not None and list(sent.tags) != post.tags:
                 post.tags, content_changed = list(sent.tags), True
             if "correction" in fields and (sent.correction or None) != post.correction:
@@ -341,6 +341,7 @@ class PostCases(Cases):
             blog, post_id, change, user_id=user.id, shape=shapes.event_payload
         )
         self._announce(event)
+        self.wake_fetcher(post)
         return post
 
     async def _revision_content(self, slug: str, post_id: str, number: int) -> dict[str, Any]:

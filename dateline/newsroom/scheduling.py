@@ -1,11 +1,13 @@
-"""Publishes scheduled posts when their time comes. Every node runs one; the store makes sure each
-post is published once, whichever node gets there first."""
+"""The newsroom's background rounds, one task each on every node: publishing scheduled posts
+when their time comes, and fetching pending embeds. The store makes sure each post is handled
+once, whichever node gets there first."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from dateline.errors import Unavailable
 from dateline.newsroom import Newsroom
@@ -13,28 +15,54 @@ from dateline.newsroom import Newsroom
 log = logging.getLogger(__name__)
 
 
-class Scheduler:
-    def __init__(self, newsroom: Newsroom, interval: float) -> None:
-        self.newsroom = newsroom
+class Repeating:
+    """Runs `work` every `interval` seconds, or at once when `wake` is set."""
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], Awaitable[object]],
+        interval: float,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self.name = name
+        self.work = work
         self.interval = interval
+        self.wake = wake
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="dateline-scheduler")
+        self._task = asyncio.create_task(self._run(), name=f"dateline-{self.name}")
 
     async def _run(self) -> None:
         while True:
+            if self.wake is not None:
+                self.wake.clear()
             try:
-                await self.newsroom.publish_due()
+                await self.work()
             except Unavailable:
                 pass  # the store is away (and says so in its log); the next round retries
             except Exception:
-                # A database blip must not stop scheduling for good; the next round retries.
-                log.exception("publishing scheduled posts failed; retrying")
-            await asyncio.sleep(self.interval)
+                # A database blip must not stop the rounds for good; the next one retries.
+                log.exception("%s failed; retrying", self.name)
+            if self.wake is None:
+                await asyncio.sleep(self.interval)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.interval)
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def scheduler(newsroom: Newsroom, interval: float) -> Repeating:
+    """Publishes scheduled posts when their time comes."""
+    return Repeating("scheduler", newsroom.publish_due, interval)
+
+
+def embed_fetcher(newsroom: Newsroom, interval: float) -> Repeating:
+    """Fetches pending embeds: at once when a post with some is saved, else every `interval`."""
+    return Repeating("embeds", newsroom.fetch_due_embeds, interval, newsroom.embeds_wanted)

@@ -288,6 +288,34 @@ class PostRows(BlogRows):
         async with self.engines.reading() as conn:
             return [(int(r.blog_id), str(r.public_id)) for r in await conn.execute(query)]
 
+    async def due_embeds(
+        self, now: datetime, *, limit: int = 20
+    ) -> list[tuple[int, str, datetime]]:
+        """(blog id, post id, due time) of posts with embeds to fetch now, earliest first."""
+        c = t.posts.c
+        query = (
+            sa.select(c.blog_id, c.public_id, c.embeds_due)
+            .where(c.embeds_due <= now, c.status != PostStatus.DELETED.value)
+            .order_by(c.embeds_due, c.public_id)
+            .limit(limit)
+        )
+        async with self.engines.reading() as conn:
+            return [
+                (int(r.blog_id), str(r.public_id), r.embeds_due) for r in await conn.execute(query)
+            ]
+
+    async def claim_embeds(self, post_id: str, due: datetime, until: datetime) -> bool:
+        """Take the fetching of a post's embeds until `until`, if nobody took it since it was seen
+        due at `due` (nodes share the work: each post is fetched by one of them at a time)."""
+        c = t.posts.c
+        async with self.engines.writing() as conn:
+            done = await conn.execute(
+                t.posts.update()
+                .where(c.public_id == post_id, c.embeds_due == due)
+                .values(embeds_due=until)
+            )
+        return done.rowcount == 1
+
 
 # The fields of a post's text, each kept in every revision.
 CONTENT = content_fields(Post)

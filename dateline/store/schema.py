@@ -130,8 +130,12 @@ posts = sa.Table(
     sa.Column("publish_at", UTCDateTime),
     # An editor's comment when sending a submitted post back to its writer.
     sa.Column("review_note", sa.Text),
+    # Snapshots of the URLs alone on a line of the body, and when pending ones are fetched.
+    sa.Column("embeds", sa.JSON, nullable=False, default=list),
+    sa.Column("embeds_due", UTCDateTime),
     sa.Index("ix_posts_blog_timeline", "blog_id", "status", "published_at", "public_id"),
     sa.Index("ix_posts_schedule", "status", "publish_at"),
+    sa.Index("ix_posts_embeds_due", "embeds_due"),
 )
 
 revisions = sa.Table(

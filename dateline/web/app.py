@@ -27,7 +27,7 @@ from dateline.config import Settings
 from dateline.errors import DatelineError
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
-from dateline.newsroom.scheduling import Scheduler
+from dateline.newsroom.scheduling import embed_fetcher, scheduler
 from dateline.store import open_store
 from dateline.web import console, errors
 from dateline.web.api import exports, openapi, uploads
@@ -158,13 +158,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             signing_key=key.encode(),
             grip=publisher,
         )
-        scheduler = Scheduler(newsroom, settings.schedule_seconds)
-        scheduler.start()
+        rounds = [
+            scheduler(newsroom, settings.schedule_seconds),
+            embed_fetcher(newsroom, max(2.0, settings.schedule_seconds)),
+        ]
+        for task in rounds:
+            task.start()
         try:
             yield
         finally:
+            for task in rounds:
+                await task.close()
             newsroom.close()
-            await scheduler.close()
             if publisher is not None:
                 await publisher.close()
             await hub.close()

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline.model import Blog, Byline, EventType, Media, Person, Post, shown_fields
+from dateline.model import Blog, Byline, Embed, EventType, Media, Person, Post, shown_fields
 from dateline.newsroom import inputs
 from dateline.web.responses import JSONResponse
 
@@ -52,7 +52,7 @@ def _schema_of_type(kind: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON schema for {kind!r}")  # a new field type: say how it is shown
 
 
-_VALUES = {Person: "Person", Byline: "Byline", Media: "MediaItem"}
+_VALUES = {Person: "Person", Byline: "Byline", Media: "MediaItem", Embed: "Embed"}
 
 
 def _object_of(cls: type, names: tuple[str, ...], rename: dict[str, str]) -> dict[str, Any]:
@@ -68,7 +68,13 @@ def _value_schemas() -> dict[str, Any]:
     byline["required"] = ["people", "location"]
     media = _object_of(Media, tuple(f.name for f in fields(Media)), {})
     media["required"] = ["url", "alt", "caption", "credit", "width", "height"]
-    return {"Person": person, "Byline": byline, "MediaItem": media}
+    embed = _object_of(Embed, tuple(f.name for f in fields(Embed)), {})
+    embed["required"] = [f.name for f in fields(Embed)]
+    embed["description"] = (
+        "The snapshot of a URL alone on a line of the body (docs/api.md#embeds): shown as a "
+        "card; `frame` is loaded only when a reader asks."
+    )
+    return {"Person": person, "Byline": byline, "MediaItem": media, "Embed": embed}
 
 
 def _post_schema() -> dict[str, Any]:

@@ -332,7 +332,10 @@ async def preview(request: Request) -> Response:
     if not isinstance(body, str):
         raise BadRequest('send {"body": "Markdown"}', field="body")
     parse(PostPatch, {"body": body})  # the same limits as a real save
-    return JSONResponse({"html": render.markdown_to_html(body)}, headers=NO_STORE)
+    # URLs alone on a line are fetched now (within the embed timeout), so the editor sees the
+    # embed's card before publishing; the save that follows reuses the snapshot.
+    html = await services(request).newsroom.preview_html(session.user, body)
+    return JSONResponse({"html": html}, headers=NO_STORE)
 
 
 # IANA zones a newsroom is most likely to pick; any other IANA name may be typed in.
