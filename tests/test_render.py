@@ -128,3 +128,42 @@ def test_pictures_in_the_text_come_from_this_servers_media_only() -> None:
     assert f'<img src="{own}" alt="ours">' in render.markdown_to_html(f"![ours]({own})")
     raw = render.markdown_to_html('<img src="https://tracker.example/x.png" alt="x">')
     assert "tracker.example" not in raw
+
+
+def test_a_quotation_ending_with_its_speaker_gets_a_cite() -> None:
+    html = render.markdown_to_html(
+        '> "We are not going to let that stand."\n> — John Kirby, at a White House briefing'
+    )
+    assert html == (
+        '<figure>\n<blockquote>\n<p>"We are not going to let that stand."</p>\n</blockquote>\n'
+        "<figcaption>— <cite>John Kirby, at a White House briefing</cite></figcaption>\n</figure>"
+    )
+    # The speaker as its own paragraph, and written with two hyphens, is the same.
+    assert "<cite>Kirby</cite>" in render.markdown_to_html("> Words.\n>\n> -- Kirby")
+    # A quotation without a speaker stays a plain blockquote.
+    assert render.markdown_to_html("> Words.") == "<blockquote>\n<p>Words.</p>\n</blockquote>"
+    # The speaker's line is text: markup in it is sanitised like the rest.
+    assert "<script" not in render.markdown_to_html("> Words.\n> — <script>x</script>Kirby")
+
+
+def test_a_quotation_is_text_for_structured_data() -> None:
+    text = render.plain_text("> Words.\n> — John Kirby, at a White House briefing")
+    assert "Words." in text and "— John Kirby, at a White House briefing" in text
+
+
+def test_bare_urls_become_links_but_bare_domains_do_not() -> None:
+    html = render.markdown_to_html("See https://example.org/a/very/long/path?x=1 and bbc.co.uk.")
+    assert (
+        '<a href="https://example.org/a/very/long/path?x=1" rel="noopener noreferrer nofollow">'
+        in html
+    )
+    assert "bbc.co.uk." in html and 'href="http://bbc.co.uk"' not in html
+    assert "<a" not in render.markdown_to_html("`https://in.code/`").replace("<code>", "")
+
+
+def test_urls_alone_on_a_line_are_found_outside_code() -> None:
+    body = "Intro\nhttps://a.example/1\n\n```\nhttps://in.code/\n```\n    https://indented.code/\n<https://b.example/2>\nhttps://a.example/1"
+    assert render.lone_urls(body) == ["https://a.example/1", "https://b.example/2"]
+    html = render.markdown_to_html(body, embed=lambda url: f"<figure>{url}</figure>")
+    assert html.count("<figure>https://a.example/1</figure>") == 2
+    assert "<p>Intro</p>" in html and "https://in.code/" in html

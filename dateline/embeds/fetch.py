@@ -121,12 +121,15 @@ async def _one(
             raise FetchFailed(f"{host} sent a {encoding!r}-compressed answer", retry=False)
         length = response.headers.get("content-length", "")
         if length.isdigit() and int(length) > max_bytes:
-            raise FetchFailed(f"{host}'s answer is {length} bytes, over {max_bytes}", retry=False)
+            raise FetchFailed(
+                f"{host}'s answer is {length} bytes, over the limit of {max_bytes}", retry=False
+            )
         body = bytearray()
         async for chunk in response.aiter_bytes():
             body += chunk
             if len(body) > max_bytes:
-                raise FetchFailed(f"{host}'s answer is over {max_bytes} bytes", retry=False)
+                raise FetchFailed(f"{host}'s answer is over the limit of {max_bytes} bytes",
+                                  retry=False)  # fmt: skip
         kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         return None, Fetched(url, kind, bytes(body))
     finally:

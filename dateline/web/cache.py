@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from starlette.types import Scope
 
 from dateline.model import Blog
 from dateline.store import Store
+from dateline.web import security
 
 # How long a read waits for a fresh blog header before it answers from the one it has.
 _PATIENCE = 0.25
@@ -39,6 +41,8 @@ class Entry:
     etag: str
     media_type: str
     content_type: bytes  # the Content-Type header as the app sends it
+    # A page with embeds: its Content-Security-Policy, allowing exactly their frames.
+    csp: str | None = None
 
 
 class RenderCache:
@@ -84,6 +88,8 @@ class RenderCache:
             self.hits += 1
             self._entries.move_to_end(key)
         headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+        if entry.csp is not None:
+            headers["Content-Security-Policy"] = entry.csp
         if entry.etag in etags(request.headers.get("if-none-match", "")):
             return Response(status_code=304, headers=headers)
         accepted = request.headers.get("accept-encoding", "")
@@ -109,7 +115,11 @@ async def cached(
     out of every cache."""
     if not shared:
         body = await render()
-        return Response(body, media_type=media_type, headers={"Cache-Control": "private, no-store"})
+        headers = {"Cache-Control": "private, no-store"}
+        csp = frame_policy(body, media_type, key)
+        if csp is not None:
+            headers["Content-Security-Policy"] = csp
+        return Response(body, media_type=media_type, headers=headers)
     origin = f"{request.url.scheme}://{request.url.netloc}"
     full_key = (*key, blog.slug, str(blog.last_seq), origin)
     cache: RenderCache = request.app.state.services.render_cache
@@ -188,6 +198,19 @@ def etags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
+_FRAME_ORIGIN = re.compile(rb'data-frame-origin="(https://[A-Za-z0-9.:-]{1,300})"')
+
+
+def frame_policy(body: bytes, media_type: str, key: tuple[str, ...]) -> str | None:
+    """The Content-Security-Policy of a page whose embeds may load frames: exactly their
+    origins (a reader's click loads one of them; nothing else may be framed). None: the
+    default policy (web/security.py) applies."""
+    if not media_type.startswith("text/html") or b"data-frame-origin" not in body:
+        return None
+    origins = sorted({m.decode() for m in _FRAME_ORIGIN.findall(body)})
+    return security.with_frames("embed" if key[0] == "embed" else "reader", origins)
+
+
 def _entry(body: bytes, media_type: str, key: tuple[str, ...], build: str) -> Entry:
     digest = hashlib.sha256("\0".join((build, *key)).encode() + body).hexdigest()[:20]
     small = len(body) < _MIN_COMPRESS
@@ -198,4 +221,5 @@ def _entry(body: bytes, media_type: str, key: tuple[str, ...], build: str) -> En
         etag=f'"{digest}"',
         media_type=media_type,
         content_type=Response(b"", media_type=media_type).headers["content-type"].encode(),
+        csp=frame_policy(body, media_type, key),
     )

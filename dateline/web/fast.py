@@ -80,6 +80,8 @@ async def _answer(entry: Entry, headers: dict[bytes, bytes], head: bool, send: S
         (b"cache-control", CACHE_CONTROL.encode()),
         (b"vary", b"Accept-Encoding"),
     ]
+    if entry.csp is not None:
+        out.append((b"content-security-policy", entry.csp.encode()))
     if entry.etag in etags(headers.get(b"if-none-match", b"").decode("latin-1")):
         await send({"type": "http.response.start", "status": 304, "headers": out})
         await send({"type": "http.response.body", "body": b""})

@@ -35,6 +35,11 @@ _HEADERS = {
 }
 
 
+def with_frames(kind: str, origins: list[str]) -> str:
+    """The policy of a `kind` page whose embeds may load frames from `origins`."""
+    return POLICIES[kind] + "; frame-src " + " ".join(origins) if origins else POLICIES[kind]
+
+
 def kind_of(path: str) -> str:
     if path.startswith(("/api/", "/healthz", "/media/", "/static/")) or path.endswith(
         ("/live", "/feed.atom")
