@@ -16,6 +16,7 @@ from dateline.model import EmbedState
 from dateline.newsroom.embeds import sources
 from tests.conftest import Running
 from tests.embed_provider import Provider
+from tests.test_console import make_person, sign_in
 
 pytestmark = pytest.mark.asyncio
 
@@ -328,6 +329,21 @@ async def test_the_console_preview_shows_the_card_before_publishing(running: Run
             json={"body": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"},
         )
         assert r.json()["embeds"][0]["state"] == "ready"
+
+
+async def test_the_console_preview_route_shows_the_card_to_a_contributor(running: Running) -> None:
+    await _blog(running)
+    email = await make_person(running, "contributor", blogs=("summit",))
+    async with running.client() as c:
+        csrf = await sign_in(c, email)
+        r = await c.post(
+            "/newsroom/preview",
+            json={"body": "Look:\n\nhttps://x.com/Interior/status/463440424141459456"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        html = r.json()["html"]
+    assert '<figure class="embed embed--rich" data-provider="X"' in html
+    assert "Sunsets don't get much better" in html.replace("&#x27;", "'")
 
 
 async def test_an_edit_keeps_the_snapshot_of_a_url_it_keeps(running: Running) -> None:

@@ -37,6 +37,7 @@ _RECENT = 256  # previewed snapshots kept for the save that follows
 _RECENT_SECONDS = 600.0
 _MAX_WAIT = 3600.0
 _PARALLEL = 4
+_PREVIEW_SECONDS = 4.0
 
 
 def sources(settings_endpoints: str, trusted: str, timeout: float, providers_file: str,
@@ -201,8 +202,10 @@ class EmbedCases(UploadCases):
                 if recent is not None:
                     return recent
                 try:
-                    return await self.take_snapshot(url)
-                except FetchFailed:
+                    # The editor is typing: a preview never waits long for a slow provider.
+                    wait = min(_PREVIEW_SECONDS, self.settings.embed_timeout_seconds)
+                    return await asyncio.wait_for(self.take_snapshot(url), wait)
+                except (FetchFailed, TimeoutError):
                     return None
 
             answers = await asyncio.gather(*(one(u) for u in urls))
