@@ -4,16 +4,26 @@ stand-in for the providers (tests/embed_provider.py), never from the real ones."
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dateline.bus import open_bus
+from dateline.config import Settings
 from dateline.embeds import cards, providers, snapshot
 from dateline.embeds.fetch import FetchFailed, Guard
+from dateline.errors import ImportFailed, Invalid
+from dateline.exporters.archive import export_archive
+from dateline.importers.archive import Archive
 from dateline.model import EmbedState
+from dateline.newsroom import Newsroom
 from dateline.newsroom.embeds import sources
+from dateline.store import open_store
 from tests.conftest import Running
 from tests.embed_provider import Provider
 from tests.test_console import make_person, sign_in
@@ -356,3 +366,65 @@ async def test_an_edit_keeps_the_snapshot_of_a_url_it_keeps(running: Running) ->
             json={"body": "Now with words.\n\nhttps://vimeo.com/76979871"},
         )
         assert r.json()["embeds"] == post["embeds"]
+
+
+async def test_an_archive_keeps_the_snapshots_and_their_thumbnails(
+    running: Running, tmp_path: Path
+) -> None:
+    await _blog(running)
+    async with running.client(running.token) as c:
+        r = await c.post("/api/v1/blogs/summit/posts", json={"body": CASES[0][0]})
+    made = await _wait_for(running, r.json()["id"], "ready")
+    out = tmp_path / "archive"
+    out.mkdir()
+    await export_archive(running.newsroom, None, "summit", out, folder=True)
+    media = tmp_path / "restored-media"
+    elsewhere = await open_store(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        # Restored where no provider can be reached: the snapshot comes from the archive.
+        newsroom = Newsroom(
+            elsewhere, open_bus("memory://"), settings=Settings(media_dir=str(media), embeds=False)
+        )
+        with Archive(out) as archive:
+            restored = await newsroom.restore_archive(archive, slug="summit-copy")
+        post = await elsewhere.get_post(restored.blog, made["id"])
+        assert [e.to_json() for e in post.embeds] == made["embeds"]
+        assert (media / made["embeds"][0]["thumbnail"].removeprefix("/media/")).is_file()
+        assert 'data-frame="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"' in post.body_html
+    finally:
+        await elsewhere.close()
+
+
+async def test_an_archive_embed_with_a_foreign_frame_is_refused(
+    running: Running, tmp_path: Path
+) -> None:
+    await _blog(running)
+    async with running.client(running.token) as c:
+        r = await c.post("/api/v1/blogs/summit/posts", json={"body": CASES[0][0]})
+    await _wait_for(running, r.json()["id"], "ready")
+    out = tmp_path / "archive"
+    out.mkdir()
+    await export_archive(running.newsroom, None, "summit", out, folder=True)
+    posts = out / "posts.jsonl"
+    posts.write_text(
+        posts.read_text().replace(
+            "https://www.youtube-nocookie.com/embed/", "https://phish.example/"
+        )
+    )
+    manifest = json.loads((out / "archive.json").read_text())
+    for entry in manifest.get("files", []):
+        if entry.get("name") == "posts.jsonl":
+            entry["sha256"] = hashlib.sha256(posts.read_bytes()).hexdigest()
+            entry["size"] = posts.stat().st_size
+    (out / "archive.json").write_text(json.dumps(manifest))
+    elsewhere = await open_store(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        newsroom = Newsroom(
+            elsewhere, open_bus("memory://"), settings=Settings(media_dir=str(tmp_path / "m"))
+        )
+        with Archive(out) as archive, pytest.raises((ImportFailed, Invalid)) as refused:
+            await newsroom.restore_archive(archive, slug="summit-copy")
+        assert "has a frame from 'https://phish.example/" in str(refused.value)
+        assert await elsewhere.list_blogs() == []
+    finally:
+        await elsewhere.close()
