@@ -186,3 +186,43 @@ async def test_a_card_upgrades_live_when_its_provider_answers(
     await expect(ready.locator(".embed__thumb")).to_be_visible()
     assert phone.elsewhere == []
     assert phone.errors == []
+
+
+async def test_an_edit_keeps_a_loaded_video_playing(running: Running, phone: Watched) -> None:
+    await _blog_with_five(running)
+    page = phone.page
+    before = running.services.hub.reader_count
+    await page.goto(f"{running.base_url}/{SLUG}")
+    for _ in range(100):
+        if running.services.hub.reader_count > before:
+            break
+        await asyncio.sleep(0.05)
+    youtube = page.locator('figure.embed[data-provider="YouTube"]')
+    await youtube.locator(".embed__load").click()
+    frame = await youtube.locator("iframe").element_handle()
+    assert frame is not None
+    post_id = await page.locator("article.post").first.get_attribute("data-post-id")
+    await _api(
+        running, "PATCH", f"/blogs/{SLUG}/posts/{post_id}",
+        json={"headline": "What they are saying, updated"},
+    )  # fmt: skip
+    await expect(page.locator(".post__headline").first).to_have_text(
+        "What they are saying, updated"
+    )
+    # The same frame element, not a new one: the video did not restart.
+    assert await frame.evaluate("(f) => f.isConnected")
+    assert await page.locator("iframe").count() == 1
+
+
+async def test_a_long_bare_url_in_a_sentence_wraps_at_320_px(
+    running: Running, browser: Browser
+) -> None:
+    await _api(running, "POST", "/blogs", json={"slug": SLUG, "title": "Summit", "timezone": "UTC"})
+    url = "https://example.org/" + "a-very-long-path-segment-" * 12
+    await _api(running, "POST", f"/blogs/{SLUG}/posts", json={"body": f"Read {url} for the text."})
+    context = await browser.new_context(viewport={"width": 320, "height": 640})
+    page = await context.new_page()
+    await page.goto(f"{running.base_url}/{SLUG}")
+    await expect(page.locator(f'.post__body a[href="{url}"]')).to_have_text(url)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+    await context.close()

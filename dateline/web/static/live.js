@@ -138,7 +138,10 @@ function apply(event, state, ui) {
     case "post.key_event_cleared": {
       const article = fromHTML(event.html);
       if (existing && !wanted) existing.remove(); // its tag was taken off
-      else if (existing && article) existing.replaceWith(article);
+      else if (existing && article) {
+        keepLoadedEmbeds(existing, article);
+        existing.replaceWith(article);
+      }
       const held = state.pending.findIndex((a) => a.id === `post-${event.post_id}`);
       if (held >= 0 && article) state.pending[held] = article;
       refreshTimes();
@@ -163,6 +166,15 @@ function apply(event, state, ui) {
       }
       return;
     }
+  }
+}
+
+// An edit must not stop a video the reader is watching: a frame already loaded moves into the
+// new version of the post when the embed is still there.
+function keepLoadedEmbeds(from, to) {
+  for (const loaded of from.querySelectorAll("figure.embed--loaded")) {
+    const twin = [...to.querySelectorAll("figure.embed")].find((f) => f.dataset.frame === loaded.dataset.frame);
+    if (twin) twin.replaceWith(loaded);
   }
 }
 
