@@ -262,6 +262,26 @@ def test_animated_webp_and_png_uploads_stay_animated(fmt: str) -> None:
     assert near(middles, [(255, 0, 0), (0, 255, 0), (0, 0, 255)]), middles
 
 
+def test_an_animated_pngs_still_for_other_viewers_is_its_poster_not_a_frame() -> None:
+    frames = [Image.new("RGB", (50, 40), colour) for colour in ("white", *COLOURS)]
+    out = io.BytesIO()
+    frames[0].save(
+        out,
+        "PNG",
+        save_all=True,
+        append_images=frames[1:],
+        default_image=True,
+        duration=[100, 200, 300],
+        loop=0,
+    )
+    processed = process(out.getvalue())
+    _, durations, middles = frames_of(processed.files[processed.variants[-1].name])
+    assert durations == [100, 200, 300]
+    assert near(middles, [(255, 0, 0), (0, 255, 0), (0, 0, 255)]), middles
+    poster = Image.open(io.BytesIO(processed.files[processed.poster[-1].name]))
+    assert poster.convert("RGB").getpixel((25, 20)) == (255, 255, 255)
+
+
 def test_a_transparent_animated_gif_keeps_its_transparency_and_its_poster_too() -> None:
     # Colour at both ends, clear between: libwebp leaves a fully clear border out of a frame
     # (the canvas there is clear anyway), so the clear part is kept inside.

@@ -100,22 +100,23 @@ class Frames:
 
 def read_frames(
     image: Image.Image,
-    count: int,
+    indexes: range,
     *,
     limits: AnimationLimits,
     max_pixels: int,
     prepare: Callable[[Image.Image], Image.Image],
     deadline: Deadline,
 ) -> Frames:
-    """The `count` frames of `image` (opened, its size already checked), each passed through
-    `prepare` as soon as it is decoded, so that only prepared frames are held.
+    """The frames of `image` at `indexes` (opened, its size and frame count already checked),
+    each passed through `prepare` as soon as it is decoded, so that only prepared frames are
+    held.
 
     Pillow raises what a damaged file makes it raise; the caller turns that into a 422."""
     canvas = image.size
     loop = image.info.get("loop", 1)  # read before seeking: GIF keeps it with the first frame
     images: list[Image.Image] = []
     durations: list[int] = []
-    for index in range(count):
+    for index in indexes:
         image.seek(index)
         frame = image
         if image.size != canvas:
@@ -127,7 +128,7 @@ def read_frames(
                     f"frame {index + 1} of the animation is {grown[0]:,}×{grown[1]:,} pixels; "
                     f"the limit is {max_pixels:,} pixels: scale it down and upload again"
                 )
-            limits.check_size(grown, count)
+            limits.check_size(grown, indexes.stop)
             frame = image.crop((0, 0, *canvas))
         images.append(prepare(frame))
         # Only now: WebP's decoder sets a frame's duration when it decodes the frame.

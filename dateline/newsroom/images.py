@@ -159,6 +159,9 @@ def process_image(
         frames = getattr(opened, "n_frames", 1) if source != "JPEG" else 1
         if frames > 1:
             limits.check_size(opened.size, frames)
+        # An animated PNG may start with a still for viewers that do not animate (the poster,
+        # then), which is no frame of its animation.
+        first_frame = 1 if frames > 1 and opened.info.get("default_image") else 0
         opened.load()
         icc = opened.info.get("icc_profile")
         upright = _upright(opened)
@@ -173,7 +176,7 @@ def process_image(
     # Nothing from the upload but its pixels goes on: the encoders copy some of `info` (JPEG
     # comments, PNG ICC profiles) into the new file otherwise.
     image.info.clear()
-    if frames == 1:
+    if frames - first_frame == 1:
         files: dict[str, bytes] = {}
         variants = _stills(image, widths, fmt, ext, files)
         return ProcessedImage(
@@ -187,7 +190,7 @@ def process_image(
 
     return _animate(
         opened,
-        frames,
+        range(first_frame, frames),
         image,
         _Still(fmt, ext, content_type),
         widths=widths,
@@ -221,7 +224,7 @@ def _frame(
 
 def _animate(
     opened: Image.Image,
-    frames: int,
+    frames: range,
     first: Image.Image,
     still: _Still,
     *,
