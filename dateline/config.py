@@ -62,6 +62,19 @@ SETTINGS: tuple[Setting, ...] = (
         "max_contributor_image_pixels",
         "Largest image a contributor may upload, in pixels (no editor has seen it yet).",
     ),
+    Setting("max_animation_frames", "Most frames an animated image may have (413 beyond)."),
+    Setting(
+        "max_animation_pixels",
+        "Largest animated image accepted, in pixels × frames (width × height × frames).",
+    ),
+    Setting(
+        "max_animation_bytes",
+        "Largest animated WebP an animated upload may become, in bytes (413 beyond).",
+    ),
+    Setting(
+        "max_animation_seconds",
+        "Seconds an animated upload may take to re-encode (413 beyond).",
+    ),
     Setting("schedule_seconds", "Seconds between checks for scheduled posts that are due."),
     Setting(
         "gc_thaw_seconds",
@@ -176,6 +189,10 @@ class Settings:
     max_upload_bytes: int = 10_485_760
     max_image_pixels: int = 40_000_000
     max_contributor_image_pixels: int = 24_000_000
+    max_animation_frames: int = 500
+    max_animation_pixels: int = 50_000_000
+    max_animation_bytes: int = 8_388_608
+    max_animation_seconds: float = 30.0
     schedule_seconds: float = 1.0
     gc_thaw_seconds: float = 3600.0
     direct_writes: bool = True

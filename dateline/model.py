@@ -114,6 +114,10 @@ class Media:
     width: int | None = None
     height: int | None = None
     srcset: str | None = None  # width variants of an upload, made by the server
+    # An animated upload's first frame as a still, for readers who ask for reduced motion: the
+    # full size and its width variants (the same widths as `srcset`'s). None for a still.
+    poster: str | None = None
+    poster_srcset: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +128,8 @@ class Media:
             "width": self.width,
             "height": self.height,
             "srcset": self.srcset,
+            "poster": self.poster,
+            "poster_srcset": self.poster_srcset,
         }
 
     @classmethod
@@ -136,6 +142,8 @@ class Media:
             width=data.get("width"),
             height=data.get("height"),
             srcset=data.get("srcset") or None,
+            poster=data.get("poster") or None,
+            poster_srcset=data.get("poster_srcset") or None,
         )
 
 

@@ -32,6 +32,7 @@ from dateline.newsroom.imports import HOLD
 from dateline.store import Store, open_store
 from dateline.store import schema as t
 from tests.servers import PostgresServer
+from tests.test_animated_uploads import gif
 from tests.test_uploads import jpeg_with_gps
 
 
@@ -467,6 +468,40 @@ async def test_only_editors_of_the_blog_export_it(store: Store, tmp_path: Path) 
         await export_archive(newsroom, outsider, slug, tmp_path / "x.tar.gz")
     assert not (tmp_path / "x.tar.gz").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dateline")] == []
+
+
+async def test_an_animated_image_travels_with_its_poster_and_restores_elsewhere(
+    store: Store, tmp_path: Path
+) -> None:
+    newsroom = _newsroom(store, tmp_path / "media")
+    editor = await newsroom.create_user(None, email="ed@example.org", name="Ed", role="editor")
+    await newsroom.create_blog(editor, {"slug": "storm", "title": "The storm"})
+    words = {"alt": "Radar", "caption": "The rain band", "credit": "Weather service"}
+    loop = await newsroom.upload_image(editor, gif(), words)
+    url = "/media/" + loop["variants"][-1]["name"]
+    post = await newsroom.write_post(
+        editor,
+        "storm",
+        {"headline": "Radar", "status": "published", "media": [{"url": url, **words}]},
+    )
+    assert post.media[0].poster == "/media/" + loop["poster"]["variants"][-1]["name"]
+    done = await export_archive(newsroom, None, "storm", tmp_path / "storm.tar.gz")
+    files = _files(done.path)
+    names = {v["name"] for v in (*loop["variants"], *loop["poster"]["variants"])}
+    assert {n.removeprefix("media/") for n in files if n.startswith("media/")} == names
+    [upload] = json.loads(files["archive.json"])["uploads"]
+    assert upload["animated"] is True and upload["poster"] == loop["poster"]
+    elsewhere = await open_store(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        with Archive(done.path) as archive:
+            restored = await _newsroom(elsewhere, tmp_path / "m2").restore_archive(archive)
+        assert (await elsewhere.get_post(restored.blog, post.id)).media == post.media
+        record = await elsewhere.get_media(loop["key"])
+        assert record is not None and record["animated"] is True
+        assert record["poster"] == loop["poster"]
+        assert sorted(p.name for p in (tmp_path / "m2").iterdir()) == sorted(names)
+    finally:
+        await elsewhere.close()
 
 
 # -- hostile and damaged archives ---------------------------------------------------------------

@@ -65,7 +65,9 @@ def _media_names(items: list[Media]) -> set[str]:
     for m in items:
         if m.url and m.url.startswith("/media/"):
             names.add(m.url.removeprefix("/media/"))
-        for item in (m.srcset or "").split(", "):
+        if m.poster and m.poster.startswith("/media/"):
+            names.add(m.poster.removeprefix("/media/"))
+        for item in [*(m.srcset or "").split(", "), *(m.poster_srcset or "").split(", ")]:
             if item.startswith("/media/"):
                 names.add(item.removeprefix("/media/").split(" ")[0])
     return names
@@ -195,10 +197,13 @@ async def export_archive(
                     progress("events", event_count, blog.last_seq)
         finally:
             events_file = events.close()
-        # The upload records behind the images, and every width variant of them.
+        # The upload records behind the images, and every width variant of them (and of an
+        # animation's poster).
         uploads = await store.media_records(sorted({n.partition(".")[0] for n in names}))
         for upload in uploads:
             names |= {v["name"] for v in upload["variants"]}
+            if upload["poster"]:
+                names |= {v["name"] for v in upload["poster"]["variants"]}
             if upload["uploaded_by_email"]:
                 emails.add(upload["uploaded_by_email"])
         files = [posts_file, events_file]
@@ -236,6 +241,8 @@ async def export_archive(
                     "width": u["width"],
                     "height": u["height"],
                     "variants": u["variants"],
+                    "animated": u["animated"],
+                    "poster": u["poster"],
                     "alt": u["alt"],
                     "caption": u["caption"],
                     "credit": u["credit"],

@@ -71,6 +71,8 @@ class MediaRecord(_Record):
     width: int | None = None
     height: int | None = None
     srcset: str | None = None
+    poster: str | None = None
+    poster_srcset: str | None = None
 
 
 class EmbedRecord(_Record):
@@ -128,12 +130,20 @@ class VariantRecord(_Record):
     height: int = Field(ge=1, le=100_000)
 
 
+class PosterRecord(_Record):
+    content_type: Literal["image/jpeg", "image/png"]
+    variants: list[VariantRecord] = Field(min_length=1, max_length=20)
+
+
 class UploadRecord(_Record):
     key: str
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
     width: int = Field(ge=1, le=100_000)
     height: int = Field(ge=1, le=100_000)
     variants: list[VariantRecord] = Field(min_length=1, max_length=20)
+    # Archives made before animated uploads have neither.
+    animated: bool = False
+    poster: PosterRecord | None = None
     alt: str
     caption: str
     credit: str

@@ -59,6 +59,8 @@ HOLD = 0.05  # seconds
 MIN_BATCH = 10
 _OWN_MEDIA = re.compile(r"^/media/([0-9a-f]{32}\.(?:jpg|png|webp))$")
 _SRCSET_ITEM = re.compile(r"^/media/([0-9a-f]{32}\.(?:jpg|png|webp)) \d{1,6}w$")
+# What a post's image has that the server fills in from the upload's record.
+_DERIVED = frozenset({"srcset", "poster", "poster_srcset"})
 
 
 @dataclass
@@ -88,8 +90,8 @@ def _content(
         "body": body,
         "byline": byline.to_json(),
         "contributors": contributors,
-        # The server derives srcset from its own uploads; it is checked on its own.
-        "media": [{k: v for k, v in m.to_json().items() if k != "srcset"} for m in media],
+        # The server derives these from its own uploads; they are checked on their own.
+        "media": [{k: v for k, v in m.to_json().items() if k not in _DERIVED} for m in media],
     }
 
 
@@ -154,15 +156,18 @@ def check_blog(blog: Blog) -> None:
 
 def _own_media(post_media: Iterable[Media], known: set[str], where: str) -> None:
     """An image at /media/NAME must be one the import brings (or this server holds); its
-    srcset may name only such files."""
+    srcset, poster and poster's srcset may name only such files."""
     for m in post_media:
         names: list[str] = []
-        if m.url and m.url.startswith("/media/"):
-            match = _OWN_MEDIA.fullmatch(m.url)
-            if match is None:
-                raise Invalid(f"{where}: {m.url!r} is not an image of this server")
-            names.append(match[1])
-        for item in (m.srcset or "").split(", ") if m.srcset else []:
+        # An image may be elsewhere; a poster is always one of this server's.
+        for url in (m.url if m.url and m.url.startswith("/media/") else None, m.poster):
+            if url is not None:
+                match = _OWN_MEDIA.fullmatch(url)
+                if match is None:
+                    raise Invalid(f"{where}: {url!r} is not an image of this server")
+                names.append(match[1])
+        srcsets = [s for s in (m.srcset, m.poster_srcset) if s]
+        for item in (i for srcset in srcsets for i in srcset.split(", ")):
             match = _SRCSET_ITEM.fullmatch(item)
             if match is None:
                 raise Invalid(f"{where}: srcset {item!r} is not a width of an uploaded image")
@@ -354,7 +359,8 @@ class ImportCases(EmbedCases):
         files = {f.name.removeprefix("media/") for f in header.files if f.name.startswith("media/")}
         uploads = {u.key: u for u in header.uploads}
         for upload in header.uploads:
-            for variant in upload.variants:
+            poster = upload.poster.variants if upload.poster else []
+            for variant in [*upload.variants, *poster]:
                 if variant.name not in files:
                     raise ImportFailed(f"upload {upload.key}: the file {variant.name} is missing")
             if upload.uploaded_by is not None and upload.uploaded_by not in people:
@@ -420,6 +426,8 @@ class ImportCases(EmbedCases):
                     "width": u.width,
                     "height": u.height,
                     "variants": [v.model_dump() for v in u.variants],
+                    "animated": u.animated,
+                    "poster": u.poster.model_dump() if u.poster else None,
                     "alt": u.alt,
                     "caption": u.caption,
                     "credit": u.credit,

@@ -43,8 +43,8 @@ def _byline(data: BylineIn) -> Byline:
 
 
 def _media(items: list[MediaIn], uploads: dict[str, dict[str, Any]]) -> list[Media]:
-    """Images as posts keep them. For this server's uploads (`/media/NAME`), the size and the
-    srcset come from the upload's record, never from the client."""
+    """Images as posts keep them. For this server's uploads (`/media/NAME`), the size, the
+    srcset and an animation's poster come from the upload's record, never from the client."""
     found = []
     for m in items:
         upload = uploads.get(m.url or "")
@@ -53,7 +53,7 @@ def _media(items: list[MediaIn], uploads: dict[str, dict[str, Any]]) -> list[Med
                 Media(m.alt, m.caption, m.credit, url=m.url, width=m.width, height=m.height)
             )
             continue
-        srcset = ", ".join(f"{UPLOADS}{v['name']} {v['width']}w" for v in upload["variants"])
+        poster = upload.get("poster") if upload.get("animated") else None
         found.append(
             Media(
                 m.alt,
@@ -62,10 +62,16 @@ def _media(items: list[MediaIn], uploads: dict[str, dict[str, Any]]) -> list[Med
                 url=m.url,
                 width=upload["width"],
                 height=upload["height"],
-                srcset=srcset,
+                srcset=_srcset(upload["variants"]),
+                poster=UPLOADS + poster["variants"][-1]["name"] if poster else None,
+                poster_srcset=_srcset(poster["variants"]) if poster else None,
             )
         )
     return found
+
+
+def _srcset(variants: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{UPLOADS}{v['name']} {v['width']}w" for v in variants)
 
 
 def _has_words(post: Post) -> bool:

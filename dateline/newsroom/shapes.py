@@ -78,13 +78,19 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def media_json(upload: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """An uploaded image's record as `POST /api/v1/media` answers it."""
+    """An uploaded image's record as `POST /api/v1/media` answers it. An animated upload's
+    `url` and `srcset` are animated WebP; `poster` and `poster_srcset` its first frame, a still
+    (both null for a still)."""
     variants = upload["variants"]
-    full = variants[-1]
+    poster = upload.get("poster") if upload.get("animated") else None
+
+    def srcset(sizes: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{prefix}{v['name']} {v['width']}w" for v in sizes)
+
     return {
         "key": upload["key"],
-        "url": prefix + full["name"],
-        "srcset": ", ".join(f"{prefix}{v['name']} {v['width']}w" for v in variants),
+        "url": prefix + variants[-1]["name"],
+        "srcset": srcset(variants),
         "content_type": upload["content_type"],
         "width": upload["width"],
         "height": upload["height"],
@@ -92,6 +98,9 @@ def media_json(upload: dict[str, Any], prefix: str) -> dict[str, Any]:
         "caption": upload["caption"],
         "credit": upload["credit"],
         "variants": variants,
+        "animated": poster is not None,
+        "poster": prefix + poster["variants"][-1]["name"] if poster else None,
+        "poster_srcset": srcset(poster["variants"]) if poster else None,
     }
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from dateline.errors import Unavailable
 from dateline.model import User
 from dateline.newsroom import images, permissions
+from dateline.newsroom.animations import AnimationLimits
 from dateline.newsroom.cases import Cases, parse
 from dateline.newsroom.inputs import MediaUpload
 from dateline.newsroom.permissions import Action
@@ -71,7 +72,8 @@ class UploadCases(Cases):
     async def upload_image(
         self, user: User, data: bytes, described: Mapping[str, Any] | MediaUpload
     ) -> dict[str, Any]:
-        """Store an image with its alt text, caption and credit; the upload's record."""
+        """Store an image with its alt text, caption and credit; the upload's record. An
+        animated GIF, WebP or PNG stays animated, within the max_animation_* settings."""
         permissions.check(user, Action.UPLOAD)
         words = parse(MediaUpload, described)
         settings = self.settings
@@ -80,6 +82,7 @@ class UploadCases(Cases):
             data,
             max_bytes=settings.max_upload_bytes,
             max_pixels=permissions.pixel_limit(user, settings),
+            animation=AnimationLimits.from_settings(settings),
         )
         await asyncio.to_thread(images.save_files, Path(settings.media_dir), processed.files)
         record: dict[str, Any] = {

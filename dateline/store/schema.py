@@ -164,6 +164,10 @@ media = sa.Table(
     sa.Column("width", sa.Integer, nullable=False),
     sa.Column("height", sa.Integer, nullable=False),
     sa.Column("variants", sa.JSON, nullable=False),
+    # An animated upload's variants are animated WebP; `poster` holds its first frame as a still:
+    # {"content_type", "variants": [{"name", "width", "height"}]} (null for a still).
+    sa.Column("animated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("poster", sa.JSON),
     sa.Column("alt", sa.Text, nullable=False),
     sa.Column("caption", sa.Text, nullable=False),
     sa.Column("credit", sa.Text, nullable=False),

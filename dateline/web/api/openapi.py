@@ -239,6 +239,9 @@ def spec() -> dict[str, Any]:
             "width": {"type": "integer"},
             "height": {"type": "integer"},
             "variants": {"type": "array", "items": variant},
+            "animated": {"type": "boolean"},
+            "poster": _nullable({"type": "string"}),
+            "poster_srcset": _nullable({"type": "string"}),
         },
         "required": ["key", "url", "srcset", "width", "height", "alt", "caption", "credit"],
     }  # fmt: skip

@@ -14,6 +14,15 @@ def _person_list(names: list[str]) -> list[dict[str, str]]:
     return [{"@type": "Person", "name": n} for n in names]
 
 
+def image_url(media: dict[str, Any], origin: str) -> str | None:
+    """A post image's address for link previews and search engines: an animation's poster,
+    since they show stills (and many cannot read an animated WebP)."""
+    url = media.get("poster") or media.get("url")
+    if not url:
+        return None
+    return str(url) if url.startswith("http") else origin + url
+
+
 def blog_posting(post: dict[str, Any], blog: Blog, origin: str) -> dict[str, Any]:
     """One post as a schema.org BlogPosting (`post` is the contract's post JSON)."""
     names = [p["name"] for p in post["byline"]["people"]]
@@ -27,11 +36,9 @@ def blog_posting(post: dict[str, Any], blog: Blog, origin: str) -> dict[str, Any
         # A post without a byline is the organisation's, not every author's of the blog.
         "author": _person_list(names) if names else _publisher(blog),
     }
-    images = [m for m in post["media"] if m.get("url")]
+    images = [url for m in post["media"] if (url := image_url(m, origin))]
     if images:
-        item["image"] = [
-            m["url"] if m["url"].startswith("http") else origin + m["url"] for m in images
-        ]
+        item["image"] = images
     return item
 
 
@@ -45,8 +52,8 @@ def first_image(posts: list[dict[str, Any]], origin: str) -> str | None:
     """The newest post's picture with an address, as the blog's own image."""
     for post in posts:
         for m in post.get("media") or ():
-            if m.get("url"):
-                return str(m["url"]) if m["url"].startswith("http") else origin + m["url"]
+            if url := image_url(m, origin):
+                return url
     return None
 
 

@@ -167,9 +167,7 @@ def post_page_context(blog: Blog, post: Post, origin: str) -> dict[str, Any]:
     """What post.html shows of a published post (no request needed: the archive uses it)."""
     data = post_json(post)
     url = origin + data["url"]
-    image = next((m["url"] for m in data["media"] if m.get("url")), None)
-    if image and not image.startswith("http"):
-        image = origin + image
+    image = next(filter(None, (metadata.image_url(m, origin) for m in data["media"])), None)
     posting = {"@context": "https://schema.org", **metadata.blog_posting(data, blog, origin)}
     posting["isPartOf"] = {"@type": "LiveBlogPosting", "url": origin + urls.blog_path(blog.slug)}
     return {
