@@ -270,6 +270,10 @@ def spec() -> dict[str, Any]:
             "post": _ref("Post"),
             "blog": _ref("Blog"),
             "html": {"type": "string", "description": "the post as the page shows it"},
+            "score_html": {
+                "type": "string",
+                "description": "blog events: the score box as the page shows it",
+            },
             "at": {"type": "string", "format": "date-time"},
         },
         "required": ["seq", "type", "post_id", "at"],
