@@ -70,6 +70,7 @@ class EventType(enum.StrEnum):
     POST_KEY_EVENT_CLEARED = "post.key_event_cleared"
     BLOG_UPDATED = "blog.updated"
     BLOG_ENDED = "blog.ended"
+    BLOG_SCORE = "blog.score"  # the score box changed, and nothing else
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +232,55 @@ class Embed:
         )
 
 
+class ScoreKind(enum.StrEnum):
+    """What a score box counts; search engines are told of a match (schema.org SportsEvent)."""
+
+    SPORT = "sport"  # a match: the first side is the home team, the second the away team
+    ELECTION = "election"  # seats or votes; schema.org has nowhere to put them
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of a score box: a team, a party, a candidate."""
+
+    name: str
+    score: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "score": self.score}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Side:
+        return cls(str(data["name"]), int(data.get("score") or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The live score box at the top of a blog: two sides, their scores and a status line
+    ("2nd half 67'", "Polls close in 2 hours")."""
+
+    sides: tuple[Side, Side]
+    status: str = ""
+    kind: ScoreKind = ScoreKind.SPORT
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "status": self.status,
+            "sides": [s.to_json() for s in self.sides],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Score:
+        home, away = (Side.from_json(s) for s in data["sides"])
+        return cls(
+            sides=(home, away),
+            status=str(data.get("status") or ""),
+            kind=ScoreKind(data.get("kind") or ScoreKind.SPORT),
+        )
+
+
 @dataclass(slots=True)
 class Blog:
     slug: str
@@ -247,6 +297,7 @@ class Blog:
     updated_at: datetime | None = None
     last_seq: int = 0
     post_count: int = 0
+    score: Score | None = None  # the live score box, if the blog has one
 
 
 @dataclass(slots=True)

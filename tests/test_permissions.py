@@ -232,6 +232,15 @@ async def header_form(cast: Cast, actor: str) -> Ctx:
     }
 
 
+async def a_score_box(cast: Cast, actor: str) -> Ctx:
+    """The seed blog with a score box, for the clicks that count on it."""
+    admin = await cast.bearer(ADMIN)
+    box = {"sides": [{"name": "Arsenal"}, {"name": "Chelsea"}]}
+    r = await admin.patch(BLOG, json={"score": box})
+    assert r.status_code == 200, r.text
+    return {}
+
+
 async def someone_new(cast: Cast, actor: str) -> Ctx:
     email = f"someone-{next(_unique)}@example.org"
     user = await cast.running.newsroom.create_user(
@@ -320,6 +329,20 @@ ROWS = [
         "PATCH /api/v1/blogs/{slug} (header)",
         lambda c, x: c.api("PATCH", BLOG, json={"title": f"Retitled {next(_unique)}"}),
         want(anon=401, c_out=403, c_in=403, e_in=200, e_out=403, admin=200),
+    ),
+    # -- the score box ---------------------------------------------------------------------------
+    Row(
+        "PATCH /api/v1/blogs/{slug} (set the score box)",
+        lambda c, x: c.api(
+            "PATCH", BLOG, json={"score": {"sides": [{"name": "Home"}, {"name": "Away"}]}}
+        ),
+        want(anon=401, c_out=403, c_in=403, e_in=200, e_out=403, admin=200),
+    ),
+    Row(
+        "POST /api/v1/blogs/{slug}/score (+1)",
+        lambda c, x: c.api("POST", f"{BLOG}/score", json={"side": 0, "by": 1}),
+        want(anon=401, c_out=403, c_in=403, e_in=200, e_out=403, admin=200),
+        setup=a_score_box,
     ),
     # -- writing posts ---------------------------------------------------------------------------
     Row(
@@ -456,6 +479,15 @@ ROWS = [
         lambda c, x: c.form(f"/newsroom/blogs/{SLUG}", x),
         want(anon=401, c_out=403, c_in=403, e_in=303, e_out=403, admin=303),
         setup=header_form,
+        console=True,
+    ),
+    Row(
+        "POST /newsroom/blogs/{slug}/score (+1)",
+        lambda c, x: c.form(
+            f"/newsroom/blogs/{SLUG}/score", {"action": "count", "side": "1", "by": "1"}
+        ),
+        want(anon=401, c_out=403, c_in=403, e_in=303, e_out=403, admin=303),
+        setup=a_score_box,
         console=True,
     ),
     Row(

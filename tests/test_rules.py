@@ -50,7 +50,15 @@ def test_editors_do_everything_on_their_blogs_but_manage_people() -> None:
 
 
 @pytest.mark.parametrize(
-    "action", [Action.PUBLISH, Action.FLAG, Action.REVIEW, Action.EDIT_BLOG, Action.CREATE_BLOG]
+    "action",
+    [
+        Action.PUBLISH,
+        Action.FLAG,
+        Action.REVIEW,
+        Action.EDIT_BLOG,
+        Action.CREATE_BLOG,
+        Action.KEEP_SCORE,
+    ],
 )
 def test_contributors_never_publish_flag_review_or_run_blogs(action: Action) -> None:
     assert not allowed(Role.CONTRIBUTOR, action)

@@ -340,6 +340,9 @@ async def _rich_blog(newsroom: Newsroom) -> tuple[str, dict[str, Any]]:
         {"headline": "Tomorrow's plan", "body": "Later.", "status": "scheduled",
          "publish_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()},
     )  # fmt: skip
+    box = {"kind": "election", "sides": [{"name": "Yes"}, {"name": "No", "score": 3}]}
+    await newsroom.update_blog(editor, "floods", {"score": box})
+    await newsroom.change_score(editor, "floods", {"side": 0, "by": 2, "status": "Counting"})
     await newsroom.update_blog(editor, "floods", {"title": "Floods in the valley: day 2"})
     await newsroom.update_blog(editor, "floods", {"status": "ended"})
     return "floods", {
@@ -413,6 +416,11 @@ async def test_an_archive_round_trips_between_sqlite_and_postgresql(
         assert ed is not None and not ed.active and ed.password_hash is None
         blog = restored.blog
         assert (blog.slug, blog.status, blog.post_count) == ("floods", BlogStatus.ENDED, 2)
+        assert blog.score is not None and blog.score.to_json() == header["blog"]["score"]
+        assert header["blog"]["score"] == {
+            "kind": "election", "status": "Counting",
+            "sides": [{"name": "Yes", "score": 2}, {"name": "No", "score": 3}],
+        }  # fmt: skip
         assert sorted(p.name for p in (tmp_path / "media-b").iterdir()) == sorted(made["files"])
         again = await export_archive(restoring, None, slug, tmp_path / "b.tar.gz")
         # The same archive, byte for byte, but for the time of the export.
@@ -613,6 +621,18 @@ BROKEN: dict[str, tuple[Any, str]] = {
             _tamper_post(f, lambda post: post.update(published_at="2099-01-01T00:00:00Z")), p
         ),
         "published_at: must not be in the future",
+    ),
+    "a score below zero": (
+        lambda f, p: _retar(
+            _with_header(
+                f,
+                lambda h: h["blog"].update(
+                    score={"sides": [{"name": "A", "score": -1}, {"name": "B", "score": 0}]}
+                ),
+            ),
+            p,
+        ),
+        "blog.score.sides.0.score: Input should be greater than or equal to 0",
     ),
     "an unknown person": (
         lambda f, p: _retar(_tamper_post(f, lambda post: post.update(author="x@evil.org")), p),

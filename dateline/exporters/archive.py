@@ -232,6 +232,7 @@ async def export_archive(
                 "updated_at": _time(blog.updated_at),
                 "last_seq": blog.last_seq,
                 "post_count": blog.post_count,
+                "score": blog.score.to_json() if blog.score else None,
             },
             "people": people,
             "uploads": [

@@ -112,6 +112,8 @@ class BlogRecord(_Record):
     updated_at: datetime
     last_seq: int = Field(ge=0)
     post_count: int = Field(ge=0)
+    # The score box (checked by the API's rules on restoring); absent from older archives.
+    score: dict[str, Any] | None = None
 
 
 class PersonAccount(_Record):

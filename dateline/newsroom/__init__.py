@@ -8,6 +8,7 @@ exists. The readers' JSON shapes (shapes.py) and URL paths (urls.py) live here t
 persists what the newsroom hands it.
 
     blogs.py     create a blog, change its header, go live, end coverage
+    scores.py    the live score box: set it, count with one click, change its status line
     posts.py     write, edit, pin, flag, review, schedule, publish, delete; what members see
     accounts.py  users, roles, passwords, tokens, memberships, sessions, sign-in throttling
     uploads.py   images (checked and re-encoded by images.py)
@@ -21,9 +22,10 @@ from dateline.newsroom.accounts import AccountCases
 from dateline.newsroom.blogs import BlogCases
 from dateline.newsroom.imports import ImportCases
 from dateline.newsroom.posts import PostCases
+from dateline.newsroom.scores import ScoreCases
 
 
-class Newsroom(BlogCases, PostCases, AccountCases, ImportCases):
+class Newsroom(BlogCases, ScoreCases, PostCases, AccountCases, ImportCases):
     """All of the newsroom's use cases, on one store and one bus."""
 
 

@@ -1,4 +1,4 @@
-"""Blogs: creating one, changing its header, going live, ending coverage."""
+"""Blogs: creating one, changing its header (and its score box), going live, ending coverage."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dateline.newsroom import permissions, shapes
 from dateline.newsroom.cases import Cases, parse
 from dateline.newsroom.inputs import BlogCreate, BlogPatch
 from dateline.newsroom.permissions import Action
+from dateline.newsroom.scores import set_score
 
 
 class BlogCases(Cases):
@@ -32,9 +33,13 @@ class BlogCases(Cases):
         return await self.store.create_blog(blog, creator=user)
 
     async def update_blog(self, user: User, slug: str, data: Mapping[str, Any] | BlogPatch) -> Blog:
-        await self._ensure(user, Action.EDIT_BLOG, await self.store.get_blog(slug))
+        found = await self.store.get_blog(slug)
+        member = await self._ensure(user, Action.EDIT_BLOG, found)
         sent = parse(BlogPatch, data)
         now = self.clock()
+        score_only = sent.model_fields_set == {"score"}
+        if "score" in sent.model_fields_set:
+            permissions.check(user, Action.KEEP_SCORE, blog=found, member=member)
 
         def change(blog: Blog) -> EventType | None:
             if sent.title is not None:
@@ -47,7 +52,11 @@ class BlogCases(Cases):
                 blog.authors = [Person(a.name) for a in sent.authors]
             if sent.timezone is not None:
                 blog.timezone = sent.timezone
+            if "score" in sent.model_fields_set:
+                blog.score = set_score(blog.score, sent.score)
             emit: EventType | None = EventType.BLOG_UPDATED if sent.model_fields_set else None
+            if score_only:
+                emit = EventType.BLOG_SCORE
             if sent.status is not None and sent.status != blog.status.value:
                 new_status = BlogStatus(sent.status)
                 if new_status is BlogStatus.ENDED:

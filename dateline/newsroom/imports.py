@@ -40,6 +40,7 @@ from dateline.model import (
     PostStatus,
     Revision,
     Role,
+    Score,
     User,
 )
 from dateline.newsroom import images, inputs, permissions, shapes
@@ -47,6 +48,7 @@ from dateline.newsroom.cases import parse
 from dateline.newsroom.embeds import EmbedCases
 from dateline.newsroom.inputs import BlogCreate, PostCreate
 from dateline.newsroom.permissions import Action
+from dateline.newsroom.scores import set_score
 from dateline.store import LoggedEvent
 
 # (what is being done: "posts" or "events", how many are done, how many there are if known)
@@ -349,6 +351,7 @@ class ImportCases(EmbedCases):
             created_at=b.created_at,
             updated_at=b.updated_at,
             last_seq=b.last_seq,
+            score=_restored_score(b.score),
         )
         check_blog(final)
         await self._slug_free(final.slug)
@@ -572,3 +575,13 @@ def _revision(record: RevisionRecord, post_id: str, user_id: int | None) -> Revi
         contributors=record.contributors,
         media=[Media.from_json(m.model_dump()) for m in record.media],
     )
+
+
+def _restored_score(data: dict[str, Any] | None) -> Score | None:
+    """An archive's score box, held to the API's rules (an archive may have been edited)."""
+    if data is None:
+        return None
+    try:
+        return set_score(None, inputs.parse(inputs.ScoreIn, data))
+    except Invalid as exc:
+        raise ImportFailed(f"archive.json: blog.score.{exc.message}") from None

@@ -292,6 +292,55 @@ class BlogCreate(_Strict):
         return value
 
 
+# -- the score box ------------------------------------------------------------------------------
+
+# Seats and votes can run high; a score past this is a typing slip.
+MAX_SCORE = 999_999_999
+# The most one click (or one API call) may add or take away.
+MAX_STEP = 1000
+SideName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), _Plain, _NO_CONTROL
+]
+ScoreStatus = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), _Plain, _NO_CONTROL
+]
+
+
+class SideIn(_Strict):
+    name: SideName
+    # Left out: the side keeps the score it has (0 in a new box), so renaming a team never
+    # undoes a goal counted meanwhile.
+    score: int | None = Field(default=None, ge=0, le=MAX_SCORE)
+
+
+class ScoreIn(_Strict):
+    """The whole score box, set with `PATCH /api/v1/blogs/{slug}` `{"score": {…}}` (or
+    `"score": null` to take it down). Fields left out keep their current values."""
+
+    kind: Literal["sport", "election", "other"] | None = None
+    status: ScoreStatus | None = None
+    sides: list[SideIn] = Field(min_length=2, max_length=2)
+
+
+class ScoreChange(_Strict):
+    """One click: `{"side": 0, "by": 1}` (a goal for the first side), `{"side": 1, "by": -1}`
+    (a correction), `{"status": "2nd half 67'"}`, or a side and a status at once."""
+
+    side: int | None = Field(default=None, ge=0, le=1)
+    by: int = Field(default=1, ge=-MAX_STEP, le=MAX_STEP)
+    status: ScoreStatus | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ScoreChange:
+        if self.side is None and "by" in self.model_fields_set:
+            raise ValueError("side: say which side (0 or 1) the change is for")
+        if self.side is None and self.status is None:
+            raise ValueError('side: send {"side": 0 or 1, "by": 1} or {"status": "…"}')
+        if self.by == 0:
+            raise ValueError("by: must not be 0; send 1 to add a point, -1 to take one off")
+        return self
+
+
 class BlogPatch(_Strict):
     title: Title | None = None
     summary: Markdown | None = None
@@ -299,6 +348,8 @@ class BlogPatch(_Strict):
     authors: list[PersonIn] | None = Field(default=None, max_length=50)
     timezone: Timezone | None = None
     status: Literal["draft", "live", "ended"] | None = None
+    # The live score box; null takes it down (a field absent leaves it as it is).
+    score: ScoreIn | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -5,7 +5,7 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
 
 * admins may do everything, on every blog;
 * editors create blogs, and on the blogs they are members of publish, schedule, edit, pin, flag,
-  review and delete any post and change the header;
+  review and delete any post, change the header and keep the score box;
 * contributors, on the blogs they are members of, write drafts and submit them for review, and
   edit, delete and see the history of their own posts until those are published or scheduled;
 * editors export the blogs they are members of, whole (every post in every status, its history,
@@ -42,6 +42,7 @@ class Action(enum.Enum):
     UPLOAD = "upload images"
     MANAGE_PEOPLE = "manage users and memberships"
     EXPORT_BLOG = "export this blog whole (every post in every status, its history, its members)"
+    KEEP_SCORE = "set, count and clear this blog's score box"
 
 
 # Actions on a blog that need membership of it (admins are members of every blog).
@@ -56,6 +57,7 @@ _EDITORS_ONLY = {
     Action.FLAG: "contributors cannot pin posts or mark key events",
     Action.REVIEW: "contributors cannot review posts; an editor reviews them",
     Action.EXPORT_BLOG: "contributors cannot export a blog; ask an editor of it",
+    Action.KEEP_SCORE: "contributors cannot change the score box; ask an editor",
 }
 # What a contributor may do to a post, and only their own, before it goes out.
 _OWN_POSTS = {

@@ -58,6 +58,8 @@ blogs = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("last_seq", sa.Integer, nullable=False, default=0),
     sa.Column("post_count", sa.Integer, nullable=False, default=0),
+    # The live score box (model.Score as JSON); NULL while the blog has none.
+    sa.Column("score", sa.JSON(none_as_null=True)),
 )
 
 users = sa.Table(

@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/openapi.json", openapi.openapi_json),
         by_method("/api/v1/blogs", POST=api.create_blog),
         by_method("/api/v1/blogs/{slug}", GET=api.get_blog, PATCH=api.patch_blog),
+        by_method("/api/v1/blogs/{slug}/score", POST=api.change_score),
         by_method("/api/v1/blogs/{slug}/posts", GET=api.list_posts, POST=api.create_post),
         by_method(
             "/api/v1/blogs/{slug}/posts/{post_id}",

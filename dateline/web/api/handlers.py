@@ -107,6 +107,14 @@ async def patch_blog(request: Request) -> Response:
     return JSONResponse(blog_json(blog))
 
 
+async def change_score(request: Request) -> Response:
+    """One click on the score box (`{"side": 0, "by": 1}`, `{"status": "…"}`): the blog."""
+    user = await require_user(request)
+    data = await read_json(request, _max(request))
+    blog = await services(request).newsroom.change_score(user, request.path_params["slug"], data)
+    return JSONResponse(blog_json(blog))
+
+
 async def create_post(request: Request) -> Response:
     user = await require_user(request)
     data = await read_json(request, _max(request))

@@ -18,7 +18,19 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline.model import Blog, Byline, Embed, EventType, Media, Person, Post, shown_fields
+from dateline.model import (
+    Blog,
+    Byline,
+    Embed,
+    EventType,
+    Media,
+    Person,
+    Post,
+    Score,
+    ScoreKind,
+    Side,
+    shown_fields,
+)
 from dateline.newsroom import inputs
 from dateline.web.responses import JSONResponse
 
@@ -52,7 +64,14 @@ def _schema_of_type(kind: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON schema for {kind!r}")  # a new field type: say how it is shown
 
 
-_VALUES = {Person: "Person", Byline: "Byline", Media: "MediaItem", Embed: "Embed"}
+_VALUES = {
+    Person: "Person",
+    Byline: "Byline",
+    Media: "MediaItem",
+    Embed: "Embed",
+    Score: "Score",
+    Side: "Side",
+}
 
 
 def _object_of(cls: type, names: tuple[str, ...], rename: dict[str, str]) -> dict[str, Any]:
@@ -74,7 +93,27 @@ def _value_schemas() -> dict[str, Any]:
         "The snapshot of a URL alone on a line of the body (docs/api.md#embeds): shown as a "
         "card; `frame` is loaded only when a reader asks."
     )
-    return {"Person": person, "Byline": byline, "MediaItem": media, "Embed": embed}
+    side = _object_of(Side, ("name", "score"), {})
+    side["properties"]["score"]["minimum"] = 0
+    side["required"] = ["name", "score"]
+    score = {
+        "type": "object",
+        "description": "The live score box; with kind 'sport' the first side is the home team",
+        "properties": {
+            "kind": _schema_of_type(ScoreKind),
+            "status": {"type": "string"},
+            "sides": {"type": "array", "items": _ref("Side"), "minItems": 2, "maxItems": 2},
+        },
+        "required": ["kind", "status", "sides"],
+    }
+    return {
+        "Person": person,
+        "Byline": byline,
+        "MediaItem": media,
+        "Embed": embed,
+        "Side": side,
+        "Score": score,
+    }
 
 
 def _post_schema() -> dict[str, Any]:
@@ -187,6 +226,7 @@ def spec() -> dict[str, Any]:
     models: dict[str, type[BaseModel]] = {
         "BlogCreate": inputs.BlogCreate,
         "BlogPatch": inputs.BlogPatch,
+        "ScoreChange": inputs.ScoreChange,
         "PostCreate": inputs.PostCreate,
         "PostPatch": inputs.PostPatch,
         "PostDelete": inputs.PostDelete,
@@ -254,6 +294,10 @@ def spec() -> dict[str, Any]:
             "post": _ref("Post"),
             "blog": _ref("Blog"),
             "html": {"type": "string", "description": "the post as the page shows it"},
+            "score_html": {
+                "type": "string",
+                "description": "blog events: the score box as the page shows it",
+            },
             "at": {"type": "string", "format": "date-time"},
         },
         "required": ["seq", "type", "post_id", "at"],
@@ -296,6 +340,12 @@ def spec() -> dict[str, Any]:
                 "get": _op("A blog's header", 200, "Blog"),
                 "patch": _op("Change a blog's header or status", 200, "Blog", body="BlogPatch",
                              auth=True, errors=_WRITE_ERRORS),
+            },
+            "/api/v1/blogs/{slug}/score": {
+                "parameters": [_SLUG],
+                "post": _op("Count a point on the score box, or change its status line (one "
+                            "blog.score event)", 200, "Blog", body="ScoreChange", auth=True,
+                            errors=_WRITE_ERRORS),
             },
             "/api/v1/blogs/{slug}/posts": {
                 "parameters": [_SLUG],

@@ -38,7 +38,7 @@ from dateline.web.console.base import (
     text,
     to_login,
 )
-from dateline.web.reader.views import blog_view, embed_snippet, post_view
+from dateline.web.reader.views import blog_view, embed_snippet, post_view, score_view
 from dateline.web.responses import JSONResponse, read_json
 from dateline.web.services import services
 
@@ -196,6 +196,8 @@ async def blog_console(request: Request, **form: Any) -> Response:
         members=members,
         people=people,
         can_publish=permissions.may(user, Action.PUBLISH, blog=blog, member=member),
+        score=score_view(blog.score.to_json() if blog.score else None),
+        can_keep_score=permissions.may(user, Action.KEEP_SCORE, blog=blog, member=member),
         embed_html=embed_snippet(origin, blog.slug),
         reader_url=urls.blog_path(blog.slug),
         zones=_ZONES,

@@ -14,7 +14,7 @@ from dateline.hub import Frame
 from dateline.model import Blog, Event
 from dateline.newsroom.shapes import event_json
 from dateline.store import Store
-from dateline.web.reader.views import post_view
+from dateline.web.reader.views import post_view, score_view
 
 # Sent after `blog.ended`: a script closes its EventSource; any other client waits a day to retry.
 END_FRAME = b'retry: 86400000\nevent: end\ndata: {"reason": "ended"}\n\n'
@@ -30,6 +30,7 @@ class EventEncoder:
     def __init__(self, store: Store, templates: Environment, *, cache_size: int = 4096) -> None:
         self._store = store
         self._fragment = templates.get_template("_post.html")
+        self._score = templates.get_template("_score.html")
         self._cache: OrderedDict[tuple[int, int], tuple[dict[str, Any], Frame]] = OrderedDict()
         self._cache_size = cache_size
 
@@ -57,6 +58,9 @@ class EventEncoder:
         data["at_ap"] = render.ap_datetime(datetime.fromisoformat(data["at"]), blog.timezone)
         if data.get("blog") is not None:  # the page shows the summary as HTML
             data["summary_html"] = render.markdown_to_html(blog.summary) if blog.summary else ""
+            # The score box as it was at this event ("" once taken down, or before it existed).
+            score = score_view(data["blog"].get("score"))
+            data["score_html"] = self._score.render(score=score).strip()
         post = data.get("post")
         if post and post.get("status") == "published":
             data["html"] = self._fragment.render(p=post_view(post, blog)).strip()

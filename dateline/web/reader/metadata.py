@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from dateline import render
-from dateline.model import Blog, BlogStatus
+from dateline.model import Blog, BlogStatus, ScoreKind
 
 
 def _person_list(names: list[str]) -> list[dict[str, str]]:
@@ -79,7 +79,29 @@ def live_blog_posting(blog: Blog, posts: list[dict[str, Any]], origin: str) -> d
         data["publisher"] = {"@type": "Organization", "name": blog.organisation}
     if blog.status is BlogStatus.ENDED and blog.coverage_end:
         data["coverageEndTime"] = render.rfc3339(blog.coverage_end)
+    match = sports_event(blog)
+    if match is not None:
+        data["about"] = match
     return data
+
+
+def sports_event(blog: Blog) -> dict[str, Any] | None:
+    """The match a sport score box follows, as a schema.org SportsEvent (the first side at
+    home). schema.org has no property for a score, so the score and the status line go in the
+    event's description, as text. An election's or any other box gets nothing: schema.org has
+    no type for it, and nothing is made up."""
+    score = blog.score
+    if score is None or score.kind is not ScoreKind.SPORT:
+        return None
+    home, away = score.sides
+    text = f"{home.name} {home.score}, {away.name} {away.score}"
+    return {
+        "@type": "SportsEvent",
+        "name": f"{home.name} v {away.name}",
+        "homeTeam": {"@type": "SportsTeam", "name": home.name},
+        "awayTeam": {"@type": "SportsTeam", "name": away.name},
+        "description": f"{text}. {score.status}" if score.status else text,
+    }
 
 
 def script_json(data: dict[str, Any]) -> str:

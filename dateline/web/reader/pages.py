@@ -18,7 +18,7 @@ from dateline.newsroom.shapes import decode_cursor, encode_cursor, post_json
 from dateline.web.cache import cached
 from dateline.web.reader import metadata
 from dateline.web.reader.access import readable_blog
-from dateline.web.reader.views import blog_view, post_view, tag_param
+from dateline.web.reader.views import blog_view, post_view, score_view, tag_param
 from dateline.web.services import services
 
 HTML = "text/html; charset=utf-8"
@@ -129,6 +129,7 @@ def blog_page_context(
     filtered = {"tag": tag} if tag else {}
     return {
         "b": blog_view(blog),
+        "score": _score(blog),
         "posts": [post_view(p, blog) for p in views],
         "canonical": origin + urls.blog_path(blog.slug, **filtered),
         "social": metadata.social(blog.title, description, blog_url, image, site),
@@ -172,6 +173,7 @@ def post_page_context(blog: Blog, post: Post, origin: str) -> dict[str, Any]:
     posting["isPartOf"] = {"@type": "LiveBlogPosting", "url": origin + urls.blog_path(blog.slug)}
     return {
         "b": blog_view(blog),
+        "score": _score(blog),
         "p": post_view(data, blog),
         "canonical": url,
         "social": metadata.social(
@@ -244,6 +246,7 @@ def embed_context(
     flagged_views = [post_view(post_json(p), blog) for p in flagged]
     return {
         "b": blog_view(blog),
+        "score": _score(blog),
         "posts": [post_view(post_json(p), blog) for p in posts],
         "canonical": origin + urls.blog_path(blog.slug),
         "max_posts": count,
@@ -305,6 +308,10 @@ def feed_xml(
         feed_url=feed_url,
     )
     return str(xml).encode()
+
+
+def _score(blog: Blog) -> dict[str, Any] | None:
+    return score_view(blog.score.to_json() if blog.score else None)
 
 
 def _origin(request: Request) -> str:

@@ -88,6 +88,27 @@ def blog_view(blog: Blog) -> dict[str, Any]:
     }
 
 
+_SCORE_TITLES = {"election": "Results"}
+
+
+def score_view(score: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The score box as _score.html shows it; `score` is the contract's score JSON (a blog's, or
+    the blog of an event), None when there is no box. `text` is what a screen reader is told
+    when it changes: "Arsenal 2, Chelsea 1. 2nd half 67'"."""
+    if not score:
+        return None
+    sides = [{**side, "shown": f"{side['score']:,}"} for side in score["sides"]]
+    text = ", ".join(f"{side['name']} {side['shown']}" for side in sides)
+    if score["status"]:
+        text = f"{text}. {score['status']}"
+    return {
+        **score,
+        "sides": sides,
+        "text": text,
+        "title": _SCORE_TITLES.get(score["kind"], "Score"),
+    }
+
+
 # The embed's options, as the snippet states them (docs/embedding.md).
 EMBED_OPTIONS = "posts=10&amp;layout=full&amp;pinned=1&amp;key_events=0"
 

@@ -552,3 +552,42 @@ if (compose) {
   setupCompose(compose);
   setupActions(compose.dataset.slug);
 }
+
+// -- the score box ----------------------------------------------------------------------------
+
+// One click per goal: the +1/−1 and status forms go through the JSON API, and the answer (the
+// score as the server counted it, other editors' clicks included) is shown in place. Answers to
+// quick clicks may arrive out of order: only one newer than what is shown (by seq) is shown.
+function setupScore(list) {
+  const path = `/api/v1/blogs/${encodeURIComponent(list.dataset.slug)}/score`;
+  let shownSeq = 0;
+  const show = (blog) => {
+    if (blog.last_seq <= shownSeq) return;
+    shownSeq = blog.last_seq;
+    (blog.score?.sides ?? []).forEach((side, i) => {
+      const value = list.querySelector(`[data-side="${i}"] [data-score-value]`);
+      if (value) value.textContent = side.score.toLocaleString("en-US");
+    });
+    const status = document.querySelector("form[data-score-status] input[name=status]");
+    if (status && document.activeElement !== status) status.value = blog.score?.status ?? "";
+  };
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form[data-score-count], form[data-score-status]");
+    if (!form) return;
+    event.preventDefault();
+    clearError();
+    const data = Object.fromEntries(new FormData(form));
+    const body =
+      "scoreCount" in form.dataset
+        ? { side: Number(data.side), by: Number(data.by) }
+        : { status: data.status };
+    try {
+      show(await api("POST", path, body));
+    } catch (err) {
+      showError(err.message);
+    }
+  });
+}
+
+const scoreList = document.querySelector(".score-editor__sides");
+if (scoreList) setupScore(scoreList);

@@ -154,10 +154,12 @@ function apply(event, state, ui) {
       return;
     }
     case "blog.updated":
-    case "blog.ended": {
+    case "blog.ended":
+    case "blog.score": {
       const title = document.querySelector(".blog-header__title a");
       if (title && event.blog) title.textContent = event.blog.title;
       if (event.summary_html !== undefined) showSummary(event.summary_html);
+      if (event.score_html !== undefined) showScore(event.score_html, ui.announcer);
       if (event.type === "blog.ended") {
         document.querySelector(".live-badge")?.remove();
         showEnded();
@@ -192,6 +194,17 @@ function showSummary(html) {
     document.querySelector(".blog-header")?.after(section);
   }
   section.innerHTML = `<h2 id="summary-title">What we covered</h2>${html}`;
+}
+
+// The score box, as the server rendered it (_score.html), in place of the old one; a new score
+// or status is announced politely (a header edit that leaves the score alone says nothing).
+function showScore(html, announcer) {
+  const slot = document.getElementById("score-slot");
+  if (!slot) return;
+  const before = slot.querySelector(".score")?.dataset.text ?? "";
+  slot.innerHTML = html;
+  const after = slot.querySelector(".score")?.dataset.text ?? "";
+  if (announcer && after && after !== before) announcer.textContent = `Score: ${after}`;
 }
 
 // "Load more" appends the next page in place: the stream stays live above it.
