@@ -70,6 +70,8 @@ class EventType(enum.StrEnum):
     POST_KEY_EVENT_CLEARED = "post.key_event_cleared"
     BLOG_UPDATED = "blog.updated"
     BLOG_ENDED = "blog.ended"
+    # A poll's counts moved (at most one per poll per second), or the poll closed: its results.
+    POLL_RESULTS = "poll.results"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,31 @@ class Media:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PollOption:
+    text: str
+    votes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """A question with 2-6 options attached to a post; readers vote until `closes_at`.
+    `options` carry the counts as the store read them (exact at that moment)."""
+
+    id: str
+    question: str
+    options: tuple[PollOption, ...]
+    closes_at: datetime
+    created_at: datetime | None = None
+
+    @property
+    def total_votes(self) -> int:
+        return sum(o.votes for o in self.options)
+
+    def closed(self, now: datetime) -> bool:
+        return self.closes_at <= now
+
+
 @dataclass(slots=True)
 class Blog:
     slug: str
@@ -181,6 +208,7 @@ class Post:
     delete_reason: str | None = internal()
     publish_at: datetime | None = None  # when a scheduled post goes out
     review_note: str | None = internal()  # an editor's comment when sending a post back
+    poll: Poll | None = None  # kept in the polls table (store/polls.py), not in the post's row
 
     @property
     def visible(self) -> bool:

@@ -12,18 +12,20 @@ persists what the newsroom hands it.
     accounts.py  users, roles, passwords, tokens, memberships, sessions, sign-in throttling
     uploads.py   images (checked and re-encoded by images.py)
     imports.py   whole blogs from other live blogs' dumps
-    scheduling.py  publishes scheduled posts when their time comes"""
+    scheduling.py  publishes scheduled posts when their time comes
+    polls.py     readers' polls: editors' rules, readers' votes, results announced once a second"""
 
 from __future__ import annotations
 
 from dateline.newsroom.accounts import AccountCases
 from dateline.newsroom.blogs import BlogCases
 from dateline.newsroom.imports import ImportCases
+from dateline.newsroom.polls import PollCases
 from dateline.newsroom.posts import PostCases
 from dateline.newsroom.uploads import UploadCases
 
 
-class Newsroom(BlogCases, PostCases, AccountCases, UploadCases, ImportCases):
+class Newsroom(BlogCases, PostCases, AccountCases, UploadCases, ImportCases, PollCases):
     """All of the newsroom's use cases, on one store and one bus."""
 
 

@@ -8,6 +8,7 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
   review and delete any post and change the header;
 * contributors, on the blogs they are members of, write drafts and submit them for review, and
   edit, delete and see the history of their own posts until those are published or scheduled;
+* editors add, change and close readers' polls in the posts of the blogs they are members of;
 * editors export the blogs they are members of, whole (every post in every status, its history,
   the members' emails);
 * any newsroom user may upload images (uploading is not publishing);
@@ -42,6 +43,7 @@ class Action(enum.Enum):
     UPLOAD = "upload images"
     MANAGE_PEOPLE = "manage users and memberships"
     EXPORT_BLOG = "export this blog whole (every post in every status, its history, its members)"
+    POLL = "add, change or close readers' polls"
 
 
 # Actions on a blog that need membership of it (admins are members of every blog).
@@ -56,6 +58,7 @@ _EDITORS_ONLY = {
     Action.FLAG: "contributors cannot pin posts or mark key events",
     Action.REVIEW: "contributors cannot review posts; an editor reviews them",
     Action.EXPORT_BLOG: "contributors cannot export a blog; ask an editor of it",
+    Action.POLL: "contributors cannot add or change polls; ask an editor to add one",
 }
 # What a contributor may do to a post, and only their own, before it goes out.
 _OWN_POSTS = {

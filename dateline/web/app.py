@@ -27,6 +27,7 @@ from dateline.config import Settings
 from dateline.errors import DatelineError
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
+from dateline.newsroom.polls import PollAnnouncer
 from dateline.newsroom.scheduling import Scheduler
 from dateline.store import open_store
 from dateline.web import console, errors
@@ -40,6 +41,7 @@ from dateline.web.live.encoder import EventEncoder
 from dateline.web.live.grip import GripPublisher
 from dateline.web.live.stream import live
 from dateline.web.reader import pages
+from dateline.web.reader import polls as reader_polls
 from dateline.web.security import SecurityHeaders
 from dateline.web.services import Services
 
@@ -160,11 +162,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         scheduler = Scheduler(newsroom, settings.schedule_seconds)
         scheduler.start()
+        announcer = PollAnnouncer(newsroom, settings.poll_results_seconds)
+        announcer.start()
         try:
             yield
         finally:
             newsroom.close()
             await scheduler.close()
+            await announcer.close()
             if publisher is not None:
                 await publisher.close()
             await hub.close()
@@ -197,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}/posts/{post_id}", pages.post_page),
         Route("/{slug}/feed.atom", pages.feed),
         Route("/{slug}/embed", pages.embed),
+        Route("/{slug}/polls/{poll_id}/vote", reader_polls.vote, methods=["POST"]),
     ]
     middleware = [
         # Content-Security-Policy and the other defences' headers, on every answer.

@@ -32,7 +32,8 @@ function start(stream) {
     state.seq = event.seq;
     stream.dataset.seq = String(event.seq);
     apply(event, state, { stream, button, announcer, count });
-    if (updated && event.at) {
+    // A poll's new counts are not news: the header's "updated" time stays.
+    if (updated && event.at && event.type !== "poll.results") {
       updated.dateTime = event.at;
       updated.textContent = event.at_ap ?? updated.textContent;
     }
@@ -150,6 +151,10 @@ function apply(event, state, ui) {
       adjustCount(ui.count, -1);
       return;
     }
+    case "poll.results": {
+      showPoll(event, state);
+      return;
+    }
     case "blog.updated":
     case "blog.ended": {
       const title = document.querySelector(".blog-header__title a");
@@ -163,6 +168,22 @@ function apply(event, state, ui) {
       }
       return;
     }
+  }
+}
+
+// A poll's results (counted at most once a second), in place in every copy of its post on the
+// page and in posts held back; static/poll.js marks the ones this browser voted in again.
+function showPoll(event, state) {
+  if (!event.poll || !event.html) return;
+  const selector = `.poll[data-poll-id="${CSS.escape(event.poll.id)}"]`;
+  const held = state.pending.flatMap((a) => [...a.querySelectorAll(selector)]);
+  for (const old of [...document.querySelectorAll(selector), ...held]) {
+    const fresh = fromHTML(event.html);
+    if (!fresh) return;
+    fresh.id = old.id; // a pinned copy's ids carry its slot
+    fresh.querySelector(".poll__question").id = `${old.id}-q`;
+    fresh.setAttribute("aria-labelledby", `${old.id}-q`);
+    old.replaceWith(fresh);
   }
 }
 
