@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline.model import Blog, Byline, EventType, Media, Person, Post, shown_fields
+from dateline.model import Blog, Byline, EventType, Media, Person, Poll, Post, shown_fields
 from dateline.newsroom import inputs
 from dateline.web.responses import JSONResponse
 
@@ -52,7 +52,7 @@ def _schema_of_type(kind: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON schema for {kind!r}")  # a new field type: say how it is shown
 
 
-_VALUES = {Person: "Person", Byline: "Byline", Media: "MediaItem"}
+_VALUES = {Person: "Person", Byline: "Byline", Media: "MediaItem", Poll: "Poll"}
 
 
 def _object_of(cls: type, names: tuple[str, ...], rename: dict[str, str]) -> dict[str, Any]:
@@ -68,7 +68,28 @@ def _value_schemas() -> dict[str, Any]:
     byline["required"] = ["people", "location"]
     media = _object_of(Media, tuple(f.name for f in fields(Media)), {})
     media["required"] = ["url", "alt", "caption", "credit", "width", "height"]
-    return {"Person": person, "Byline": byline, "MediaItem": media}
+    # A poll as shapes.poll_json writes it (the results as counted when the post was read).
+    option = {
+        "type": "object",
+        "properties": {"text": {"type": "string"}, "votes": {"type": "integer"},
+                       "percent": {"type": "number"}},
+        "required": ["text", "votes", "percent"],
+    }  # fmt: skip
+    poll = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "question": {"type": "string"},
+            "options": {"type": "array", "items": option, "minItems": 2, "maxItems": 6},
+            "total_votes": {"type": "integer"},
+            "closes_at": {"type": "string", "format": "date-time"},
+            "closed": {"type": "boolean"},
+            "vote_url": {"type": "string", "description": "readers POST {option} here"},
+        },
+        "required": ["id", "question", "options", "total_votes", "closes_at", "closed",
+                     "vote_url"],
+    }  # fmt: skip
+    return {"Person": person, "Byline": byline, "MediaItem": media, "Poll": poll}
 
 
 def _post_schema() -> dict[str, Any]:
@@ -244,7 +265,8 @@ def spec() -> dict[str, Any]:
             "post_id": _nullable({"type": "string"}),
             "post": _ref("Post"),
             "blog": _ref("Blog"),
-            "html": {"type": "string", "description": "the post as the page shows it"},
+            "poll": {**_ref("Poll"), "description": "poll.results: the poll and its counts"},
+            "html": {"type": "string", "description": "the post (or poll) as the page shows it"},
             "at": {"type": "string", "format": "date-time"},
         },
         "required": ["seq", "type", "post_id", "at"],

@@ -1,6 +1,8 @@
 // Dateline live page: applies the blog's event stream to the server-rendered page.
 // Plain ES module, no build step. The page works without it; this only keeps it current.
 
+import "./poll.js"; // readers' polls: votes sent with fetch, and this browser's votes remembered
+
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const MAX_POSTS = 200; // older posts beyond this collapse into "Load more"
