@@ -121,7 +121,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "poll_results_seconds",
         "Least time between two results events of one poll (a vote storm gives readers one a "
-        "second), and how often each node looks for polls whose counts moved.",
+        "second); each node looks for polls whose counts moved five times as often.",
     ),
     Setting(
         "poll_votes_per_minute",
