@@ -359,3 +359,47 @@ async def test_the_poll_shows_on_the_page_permalink_embed_and_feed(seeded: Runni
     assert "/static/live.js" in page and "/static/poll.js" in permalink
     assert "Will the talks produce a deal?" in feed and "100% · 1 vote" in feed
     assert "poll__form" not in feed  # a feed reader cannot vote
+
+
+@UNLIMITED
+async def test_the_console_adds_a_poll_shows_its_results_and_closes_it(seeded: Running) -> None:
+    from tests.test_console import make_person, sign_in
+
+    email = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client() as console:
+        csrf = await sign_in(console, email)
+        r = await console.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={
+                "csrf_token": csrf, "kind": "published", "headline": "Your view", "body": "",
+                "people": "Ed", "poll_question": "Deal by Friday?",
+                "poll_options": "Yes\r\nNo\r\n\r\nToo early to say\r\n",
+                "poll_closes_local": (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+            },
+        )  # fmt: skip
+        assert r.status_code == 303, r.text
+        blog = await seeded.store.get_blog(SLUG)
+        post = (await seeded.store.list_posts(blog, limit=1))[0][0]
+        assert post.poll is not None and post.poll.question == "Deal by Friday?"
+        assert [o.text for o in post.poll.options] == ["Yes", "No", "Too early to say"]
+        async with seeded.client() as reader:
+            assert (
+                await _vote(reader, {"vote_url": f"/{SLUG}/polls/{post.poll.id}/vote"}, 2)
+            ).status_code == 200
+        editor = (await console.get(f"/newsroom/blogs/{SLUG}/posts/{post.id}")).text
+        assert "Too early to say: 1 vote (100%)" in editor and 'name="poll_close"' in editor
+        r = await console.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={"csrf_token": csrf, "kind": "save", "post_id": post.id, "headline": "Your view",
+                  "body": "", "people": "Ed", "poll_close": "1"},
+        )  # fmt: skip
+        assert r.status_code == 303, r.text
+        editor = (await console.get(f"/newsroom/blogs/{SLUG}/posts/{post.id}")).text
+        assert "1 vote · closed" in editor and 'name="poll_close"' not in editor
+        # A poll missing its closing time is refused with the reason, and the text is kept.
+        r = await console.post(
+            f"/newsroom/blogs/{SLUG}/compose",
+            data={"csrf_token": csrf, "kind": "published", "headline": "Another", "body": "",
+                  "people": "Ed", "poll_question": "Q?", "poll_options": "A\nB"},
+        )  # fmt: skip
+        assert r.status_code == 422 and "closes_at" in r.text and 'value="Q?"' in r.text

@@ -102,3 +102,37 @@ async def test_the_poll_works_without_javascript(seeded: Running, browser: Brows
         await asyncio.sleep(0.1)
     await expect(page.locator(".poll__figure")).to_have_text(["100% · 1 vote", "0% · 0 votes"])
     await context.close()
+
+
+async def test_an_editor_adds_a_poll_in_the_console_and_closes_it(
+    seeded: Running, page: Page
+) -> None:
+    from tests.browser.test_console import sign_in
+
+    await seeded.newsroom.create_user(
+        None, email="ed@example.org", name="Ed", role="editor", password="correct horse battery",
+        blogs=(SLUG,),
+    )  # fmt: skip
+    await sign_in(page, seeded, "ed@example.org")
+    await page.goto(f"{seeded.base_url}/newsroom/blogs/{SLUG}")
+    await page.locator("#c-headline").fill("Your view")
+    await page.locator("#c-poll-question").fill("Deal by Friday?")
+    await page.locator("#c-poll-options").fill("Yes\nNo")
+    closes = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    await page.locator("#c-poll-closes").fill(closes)
+    await page.get_by_role("button", name="Publish").click()
+    blog = await seeded.store.get_blog(SLUG)
+    for _ in range(50):
+        post = (await seeded.store.list_posts(blog, limit=1))[0][0]
+        if post.headline == "Your view":
+            break
+        await asyncio.sleep(0.1)
+    assert post.poll is not None and [o.text for o in post.poll.options] == ["Yes", "No"]
+    await page.goto(f"{seeded.base_url}/newsroom/blogs/{SLUG}/posts/{post.id}")
+    await expect(page.locator("#c-poll-results li")).to_have_text(
+        ["Yes: 0 votes (0%)", "No: 0 votes (0%)"]
+    )
+    await page.locator("#c-poll-close").check()
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.locator("#c-poll")).to_contain_text("closed")
+    await expect(page.locator("#c-poll-close")).to_have_count(0)
