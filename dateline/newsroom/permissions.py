@@ -12,7 +12,9 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
 * editors export the blogs they are members of, whole (every post in every status, its history,
   the members' emails);
 * any newsroom user may upload images (uploading is not publishing);
-* only admins manage users and memberships.
+* only admins manage users and memberships;
+* readers, without an account, vote once in each open poll of a published post in live coverage
+  (newsroom/polls.py; the store decides "open" and "once" in the vote's own transaction).
 
 `check` is pure: it decides on a user, an action, whether the user is a member of the blog, and
 the post as it is (inside the write transaction, for changes). `Permissions.ensure` looks the
