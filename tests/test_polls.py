@@ -403,3 +403,37 @@ async def test_the_console_adds_a_poll_shows_its_results_and_closes_it(seeded: R
                   "people": "Ed", "poll_question": "Q?", "poll_options": "A\nB"},
         )  # fmt: skip
         assert r.status_code == 422 and "closes_at" in r.text and 'value="Q?"' in r.text
+
+
+@UNLIMITED
+async def test_the_store_keeps_no_address_and_no_cookie_of_a_voter(seeded: Running) -> None:
+    import sqlalchemy as sa
+
+    from dateline.store import schema
+
+    post = await _post_with_poll(seeded)
+    async with seeded.client() as browser:
+        assert (await _vote(browser, post["poll"], 1)).status_code == 200
+        voter = browser.cookies["dateline_voter"].rsplit(".", 1)[0]
+    assert [c.name for c in schema.poll_votes.c] == ["poll_id", "voter", "option"]
+    async with seeded.store.engines.reading() as conn:
+        rows = (await conn.execute(sa.select(schema.poll_votes))).all()
+    assert len(rows) == 1 and rows[0].option == 1
+    kept = rows[0].voter
+    assert len(kept) == 64 and voter not in kept and "127.0.0.1" not in kept
+
+
+@UNLIMITED
+async def test_ended_coverage_takes_no_more_votes_and_shows_its_polls_final(
+    seeded: Running,
+) -> None:
+    post = await _post_with_poll(seeded)
+    async with seeded.client(seeded.token) as editor:
+        r = await editor.patch(f"/api/v1/blogs/{SLUG}", json={"status": "ended"})
+        assert r.status_code == 200, r.text
+    async with seeded.client() as browser:
+        r = await _vote(browser, post["poll"], 0)
+        assert r.status_code == 409 and "coverage of this blog has ended" in r.text
+        page = (await browser.get(f"/{SLUG}/posts/{post['id']}")).text
+    assert "Final result" in page and 'class="poll__form"' not in page
+    assert (await _poll_now(seeded, post["id"]))["total_votes"] == 0

@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from dateline import render
 from dateline.errors import BadRequest
-from dateline.model import Blog
+from dateline.model import Blog, BlogStatus
 from dateline.newsroom import urls
 
 
@@ -61,7 +61,8 @@ def poll_view(poll: dict[str, Any], blog: Blog, now: datetime | None = None) -> 
     """What _poll.html shows of the contract's poll JSON. Whether it has closed is decided now:
     the JSON may come from an event written before the closing time."""
     closes_at = datetime.fromisoformat(poll["closes_at"])
-    closed = closes_at <= (now or datetime.now(UTC))
+    # Ended coverage takes no more votes (the store refuses them): its polls show as final.
+    closed = closes_at <= (now or datetime.now(UTC)) or blog.status is BlogStatus.ENDED
     return {
         **poll,
         "closed": closed,
