@@ -437,3 +437,18 @@ async def test_ended_coverage_takes_no_more_votes_and_shows_its_polls_final(
         page = (await browser.get(f"/{SLUG}/posts/{post['id']}")).text
     assert "Final result" in page and 'class="poll__form"' not in page
     assert (await _poll_now(seeded, post["id"]))["total_votes"] == 0
+
+
+async def test_a_poll_s_words_are_text_everywhere_never_markup(seeded: Running) -> None:
+    attack = '<img src=x onerror="alert(1)">'
+    post = await _post_with_poll(seeded, question=f"Deal? {attack}", options=[attack, "No"])
+    async with seeded.client() as c:
+        for path in (
+            f"/{SLUG}",
+            f"/{SLUG}/posts/{post['id']}",
+            f"/{SLUG}/embed",
+            f"/{SLUG}/feed.atom",
+        ):
+            html = (await c.get(path)).text
+            assert "Deal?" in html and "<img src=x" not in html, path
+        assert (await c.get(f"{POSTS}/{post['id']}")).json()["poll"]["options"][0]["text"] == attack
