@@ -132,6 +132,16 @@ SETTINGS: tuple[Setting, ...] = (
         "proxies are left to recover it.",
     ),
     Setting(
+        "poll_results_seconds",
+        "Least time between two results events of one poll (a vote storm gives readers one a "
+        "second); each node looks for polls whose counts moved five times as often.",
+    ),
+    Setting(
+        "poll_votes_per_minute",
+        "Poll votes one client address may cast per minute, counted by each node on its own "
+        "(behind a proxy, set forwarded_allow_ips so the address is the reader's); 0: no limit.",
+    ),
+    Setting(
         "direct_writes",
         "Write live frames straight to readers' connections from the hub (uvicorn's httptools "
         "protocol, or the ASGI send driven by hand); false sends each through its reader's task.",
@@ -215,6 +225,8 @@ class Settings:
     embed_meta_token: str = ""
     embed_retry_seconds: float = 30.0
     embed_attempts: int = 12
+    poll_results_seconds: float = 1.0
+    poll_votes_per_minute: int = 30
 
     @classmethod
     def load(

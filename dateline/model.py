@@ -71,6 +71,8 @@ class EventType(enum.StrEnum):
     BLOG_UPDATED = "blog.updated"
     BLOG_ENDED = "blog.ended"
     BLOG_SCORE = "blog.score"  # the score box changed, and nothing else
+    # A poll's counts moved (at most one per poll per second), or the poll closed: its results.
+    POLL_RESULTS = "poll.results"
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +283,31 @@ class Score:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PollOption:
+    text: str
+    votes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """A question with 2-6 options attached to a post; readers vote until `closes_at`.
+    `options` carry the counts as the store read them (exact at that moment)."""
+
+    id: str
+    question: str
+    options: tuple[PollOption, ...]
+    closes_at: datetime
+    created_at: datetime | None = None
+
+    @property
+    def total_votes(self) -> int:
+        return sum(o.votes for o in self.options)
+
+    def closed(self, now: datetime) -> bool:
+        return self.closes_at <= now
+
+
 @dataclass(slots=True)
 class Blog:
     slug: str
@@ -328,6 +355,7 @@ class Post:
     publish_at: datetime | None = None  # when a scheduled post goes out
     review_note: str | None = internal()  # an editor's comment when sending a post back
     embeds_due: datetime | None = internal()  # when pending embeds are fetched (again)
+    poll: Poll | None = None  # kept in the polls table (store/polls.py), not in the post's row
 
     @property
     def visible(self) -> bool:

@@ -14,18 +14,20 @@ persists what the newsroom hands it.
     uploads.py   images (checked and re-encoded by images.py)
     embeds.py    URLs alone on a line become embeds: snapshots fetched, thumbnails stored
     imports.py   whole blogs from other live blogs' dumps
-    scheduling.py  the background rounds: scheduled posts, pending embeds"""
+    scheduling.py  the background rounds: scheduled posts, pending embeds
+    polls.py     readers' polls: editors' rules, readers' votes, results announced once a second"""
 
 from __future__ import annotations
 
 from dateline.newsroom.accounts import AccountCases
 from dateline.newsroom.blogs import BlogCases
 from dateline.newsroom.imports import ImportCases
+from dateline.newsroom.polls import PollCases
 from dateline.newsroom.posts import PostCases
 from dateline.newsroom.scores import ScoreCases
 
 
-class Newsroom(BlogCases, ScoreCases, PostCases, AccountCases, ImportCases):
+class Newsroom(BlogCases, ScoreCases, PostCases, AccountCases, ImportCases, PollCases):
     """All of the newsroom's use cases, on one store and one bus."""
 
 

@@ -197,6 +197,73 @@ class TokenCreate(_Strict):
     ]
 
 
+PollText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _Plain, _NO_CONTROL
+]
+Question = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _Plain, _NO_CONTROL
+]
+PollOptions = Annotated[list[PollText], Field(min_length=2, max_length=6)]
+_POLL_HORIZON = timedelta(days=366)
+
+
+def _closing(value: datetime | None) -> datetime | None:
+    """A poll's closing time: aware, ahead of now (a minute at least), within a year."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("must be an RFC 3339 time with an offset, such as 2023-03-20T18:57:00Z")
+    if value.year <= _EARLIEST:
+        raise ValueError(f"must be after {_EARLIEST}")
+    now = datetime.now(UTC)
+    if value.astimezone(UTC) < now + timedelta(minutes=1):
+        raise ValueError("must be at least a minute ahead; to close a poll now, send close: true")
+    if value.astimezone(UTC) > now + _POLL_HORIZON:
+        raise ValueError("is more than a year ahead")
+    return value
+
+
+ClosingTime = Annotated[datetime | None, _Time, AfterValidator(_closing)]
+
+
+def _distinct(options: list[str] | None) -> list[str] | None:
+    if options is not None and len({o.casefold() for o in options}) != len(options):
+        raise ValueError("options: each option must differ from the others")
+    return options
+
+
+class PollCreate(_Strict):
+    """A poll added to a post: its question, 2 to 6 options and when it stops taking votes."""
+
+    question: Question
+    options: PollOptions
+    closes_at: ClosingTime
+
+    @model_validator(mode="after")
+    def _valid(self) -> PollCreate:
+        _distinct(self.options)
+        if self.closes_at is None:
+            raise ValueError("closes_at: a poll needs closes_at, the time it stops taking votes")
+        return self
+
+
+class PollPatch(_Strict):
+    """A change to a post's poll: any of its fields (a post without a poll needs all three), or
+    `close: true` to close it now. Once it has votes only its closing time may change."""
+
+    question: Question | None = None
+    options: PollOptions | None = None
+    closes_at: ClosingTime = None
+    close: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> PollPatch:
+        _distinct(self.options)
+        if self.close and self.closes_at is not None:
+            raise ValueError("close: send close or closes_at, not both")
+        return self
+
+
 class PostCreate(_Strict):
     headline: ShortText = ""
     body: Markdown = ""
@@ -209,6 +276,7 @@ class PostCreate(_Strict):
     status: Status | None = None
     published_at: AwareTime = None
     publish_at: ScheduleTime = None
+    poll: PollCreate | None = None
 
     @model_validator(mode="after")
     def _schedule(self) -> PostCreate:
@@ -241,6 +309,8 @@ class PostPatch(_Strict):
     # The revision this edit started from: if the post has moved on since, the edit is refused
     # (409, with the current version) instead of silently undoing someone else's change.
     base_revision: int | None = Field(default=None, ge=1)
+    # Add or change the post's poll; null removes it (only while it has no votes).
+    poll: PollPatch | None = None
 
 
 class PostDelete(_Strict):

@@ -24,7 +24,7 @@ from dateline.model import (
     User,
     content_fields,
 )
-from dateline.newsroom import permissions, shapes
+from dateline.newsroom import permissions, polls, shapes
 from dateline.newsroom.cases import parse
 from dateline.newsroom.embeds import EmbedCases
 from dateline.newsroom.inputs import BylineIn, MediaIn, PostCreate, PostDelete, PostPatch
@@ -94,6 +94,8 @@ def _asked_for(data: Mapping[str, Any] | PostCreate | PostPatch, *, changing: bo
         asked.append(Action.FLAG)
     if "review_note" in raw:
         asked.append(Action.REVIEW)
+    if "poll" in raw and (changing or raw["poll"] is not None):
+        asked.append(Action.POLL)
     return asked
 
 
@@ -208,6 +210,7 @@ class PostCases(EmbedCases):
             status=status,
             published_at=(sent.published_at or self.clock()) if published else None,
             publish_at=sent.publish_at if status is PostStatus.SCHEDULED else None,
+            poll=polls.new_poll(sent.poll, self.clock()) if sent.poll is not None else None,
         )
         self.apply_body(post, sent.body)
         if status in _GOING_OUT and not _has_words(post):
@@ -296,6 +299,10 @@ class PostCases(EmbedCases):
                 post.key_event = bool(sent.key_event)
             if "review_note" in fields:
                 post.review_note = sent.review_note or None
+            poll_changed = False
+            if "poll" in fields:
+                poll = polls.changed_poll(post.poll, sent.poll, clock())
+                poll_changed, post.poll = poll != post.poll, poll
 
             new_status = wanted or post.status
             if was_published and new_status is not PostStatus.PUBLISHED:
@@ -328,7 +335,7 @@ class PostCases(EmbedCases):
                 post.status = new_status
                 if new_status is not PostStatus.SCHEDULED:
                     post.publish_at = None
-            elif content_changed or (pin_changed and key_changed):
+            elif content_changed or poll_changed or (pin_changed and key_changed):
                 emit = EventType.POST_UPDATED
             elif pin_changed:
                 emit = EventType.POST_PINNED if post.pinned else EventType.POST_UNPINNED

@@ -1,6 +1,6 @@
 """The newsroom's background rounds, one task each on every node: publishing scheduled posts
-when their time comes, and fetching pending embeds. The store makes sure each post is handled
-once, whichever node gets there first."""
+when their time comes, fetching pending embeds, and announcing polls' results. The store makes
+sure each is done once, whichever node gets there first."""
 
 from __future__ import annotations
 
@@ -66,3 +66,9 @@ def scheduler(newsroom: Newsroom, interval: float) -> Repeating:
 def embed_fetcher(newsroom: Newsroom, interval: float) -> Repeating:
     """Fetches pending embeds: at once when a post with some is saved, else every `interval`."""
     return Repeating("embeds", newsroom.fetch_due_embeds, interval, newsroom.embeds_wanted)
+
+
+def poll_announcer(newsroom: Newsroom, interval: float) -> Repeating:
+    """Announces the polls whose results moved (at most once a poll per `poll_results_seconds`,
+    whichever node gets there first)."""
+    return Repeating("poll-announcer", newsroom.announce_polls, interval)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dateline.errors import BadRequest
-from dateline.model import Blog, Event, EventType, Post, PostStatus, shown_fields
+from dateline.model import Blog, Event, EventType, Poll, Post, PostStatus, shown_fields
 from dateline.newsroom import urls
 from dateline.render import rfc3339
 
@@ -50,7 +50,32 @@ def post_json(post: Post) -> dict[str, Any]:
         }
     data = {_POST_NAMES.get(name, name): to_json(getattr(post, name)) for name in _POST_FIELDS}
     data["url"] = urls.post_path(post.blog_slug, post.id)
+    data["poll"] = poll_json(post.blog_slug, post.poll) if post.poll is not None else None
     return data
+
+
+def poll_json(slug: str, poll: Poll, now: datetime | None = None) -> dict[str, Any]:
+    """`{"id", "question", "options": [{"text", "votes", "percent"}], "total_votes",
+    "closes_at", "closed", "vote_url"}`. Whether it has closed is read from the clock: a page
+    cached before the closing time is replaced within a second or two by the final results
+    event (which moves the blog's seq, and so every cached answer)."""
+    total = poll.total_votes
+    return {
+        "id": poll.id,
+        "question": poll.question,
+        "options": [
+            {
+                "text": o.text,
+                "votes": o.votes,
+                "percent": round(100 * o.votes / total, 1) if total else 0.0,
+            }
+            for o in poll.options
+        ],
+        "total_votes": total,
+        "closes_at": rfc3339(poll.closes_at),
+        "closed": poll.closed(now or datetime.now(UTC)),
+        "vote_url": urls.poll_vote_path(slug, poll.id),
+    }
 
 
 def blog_json(blog: Blog) -> dict[str, Any]:
@@ -60,7 +85,10 @@ def blog_json(blog: Blog) -> dict[str, Any]:
 
 
 def event_payload(type_: EventType, blog: Blog, post: Post | None) -> dict[str, Any]:
-    """What an event carries besides its seq, type and time: the post or the blog as it now is."""
+    """What an event carries besides its seq, type and time: the post or the blog as it now is
+    (a poll's results: the poll alone)."""
+    if type_ is EventType.POLL_RESULTS and post is not None and post.poll is not None:
+        return {"poll": poll_json(post.blog_slug, post.poll)}
     if post is not None:
         return {"post": post_json(post)}
     return {"blog": blog_json(blog)}

@@ -14,6 +14,10 @@ def post_path(slug: str, post_id: str) -> str:
     return f"/{slug}/posts/{post_id}"
 
 
+def poll_vote_path(slug: str, poll_id: str) -> str:
+    return f"/{slug}/polls/{poll_id}/vote"
+
+
 def live_path(slug: str) -> str:
     return f"/{slug}/live"
 

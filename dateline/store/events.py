@@ -30,22 +30,33 @@ EVENTS = RowCodec(Event, t.events, columns={"at": "created_at"})
 
 class EventLog(Rows):
     async def _next_seq(
-        self, conn: AsyncConnection, blog: Blog, *, count_delta: int, at: datetime
+        self,
+        conn: AsyncConnection,
+        blog: Blog,
+        *,
+        count_delta: int,
+        at: datetime,
+        touch: bool = True,
     ) -> int:
-        """Take the blog's next seq (locking its row until commit); `blog` gets its new state."""
+        """Take the blog's next seq (locking its row until commit); `blog` gets its new state.
+        `touch`: the change counts as the blog's latest update (a poll's new counts do not)."""
+        values: dict[str, Any] = {
+            "last_seq": t.blogs.c.last_seq + 1,
+            "post_count": t.blogs.c.post_count + count_delta,
+        }
+        if touch:
+            values["updated_at"] = at
         row = (
             await conn.execute(
                 t.blogs.update()
                 .where(t.blogs.c.id == blog.id)
-                .values(
-                    last_seq=t.blogs.c.last_seq + 1,
-                    post_count=t.blogs.c.post_count + count_delta,
-                    updated_at=at,
-                )
+                .values(**values)
                 .returning(t.blogs.c.last_seq, t.blogs.c.post_count)
             )
         ).one()
-        blog.last_seq, blog.post_count, blog.updated_at = row.last_seq, row.post_count, at
+        blog.last_seq, blog.post_count = row.last_seq, row.post_count
+        if touch:
+            blog.updated_at = at
         return int(row.last_seq)
 
     async def _log(

@@ -30,8 +30,8 @@ from dateline.model import (
     content_fields,
 )
 from dateline.store import schema as t
-from dateline.store.blogs import BlogRows
 from dateline.store.events import Shape
+from dateline.store.polls import PollRows
 from dateline.store.rows import RowCodec, new_id, utcnow
 
 POSTS = RowCodec(Post, t.posts, columns={"id": "public_id"})
@@ -56,7 +56,7 @@ def new_public_id() -> str:
     return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()[:12]
 
 
-class PostRows(BlogRows):
+class PostRows(PollRows):
     async def insert_post(
         self,
         blog: Blog,
@@ -100,7 +100,11 @@ class PostRows(BlogRows):
             delta = 1 if post.status is PostStatus.PUBLISHED else 0
             post.seq = await self._next_seq(conn, blog, count_delta=delta, at=now)
         result = await conn.execute(t.posts.insert().values(blog_id=blog.id, **POSTS.values(post)))
-        await self._save_revision(conn, new_id(result), post, user_id, note=None)
+        row_id = new_id(result)
+        await self._save_revision(conn, row_id, post, user_id, note=None)
+        if post.poll is not None:
+            assert blog.id is not None
+            await self._save_poll(conn, blog.id, row_id, None, post.poll, now)
         if emit is None:
             return None
         return await self._log(conn, blog, emit, post, shape, at=now)
@@ -129,12 +133,17 @@ class PostRows(BlogRows):
             if row is None:
                 raise NotFound(f"there is no post {post_id!r} in blog {blog.slug!r}")
             post = POSTS.read(row._mapping, blog_slug=blog.slug)
+            await self._attach_polls(conn, [(row.id, post)])
+            poll_before = post.poll
             locked = await self._blog_row(conn, t.blogs.c.id == blog.id, lock=True)
             assert locked is not None  # the post's row holds its blog
             done = change(post, locked)
             if done is None:
                 return post, None
             now = at or utcnow()
+            if post.poll != poll_before:
+                assert blog.id is not None
+                await self._save_poll(conn, blog.id, row.id, poll_before, post.poll, now)
             post.updated_at = now
             if done.new_revision:
                 post.revision += 1
@@ -179,9 +188,11 @@ class PostRows(BlogRows):
                     )
                 )
             ).first()
-        if row is None:
-            raise NotFound(f"there is no post {post_id!r} in blog {blog.slug!r}")
-        return POSTS.read(row._mapping, blog_slug=blog.slug)
+            if row is None:
+                raise NotFound(f"there is no post {post_id!r} in blog {blog.slug!r}")
+            post = POSTS.read(row._mapping, blog_slug=blog.slug)
+            await self._attach_polls(conn, [(row.id, post)])
+        return post
 
     async def list_posts(
         self,
@@ -223,7 +234,7 @@ class PostRows(BlogRows):
             query = query.order_by(order_key.asc(), c.public_id.asc())
         async with self.engines.reading() as conn:
             rows = (await conn.execute(query.limit(limit + 1))).all()
-        found = [POSTS.read(r._mapping, blog_slug=blog.slug) for r in rows[:limit]]
+            found = await self._read_posts(conn, rows[:limit], blog)
         following = None
         if len(rows) > limit and found:
             last = found[-1]
@@ -254,7 +265,15 @@ class PostRows(BlogRows):
         )
         async with self.engines.reading() as conn:
             rows = (await conn.execute(query)).all()
-        return [POSTS.read(r._mapping, blog_slug=blog.slug) for r in rows]
+            return await self._read_posts(conn, rows, blog)
+
+    async def _read_posts(
+        self, conn: AsyncConnection, rows: Sequence[sa.Row[Any]], blog: Blog
+    ) -> list[Post]:
+        """Posts from their rows, each with its poll (if it has one)."""
+        pairs = [(int(r.id), POSTS.read(r._mapping, blog_slug=blog.slug)) for r in rows]
+        await self._attach_polls(conn, pairs)
+        return [post for _, post in pairs]
 
     async def list_revisions(self, blog: Blog, post_id: str) -> list[Revision]:
         query = (

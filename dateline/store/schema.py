@@ -241,3 +241,44 @@ presence = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("seen_at", UTCDateTime, nullable=False),
 )
+
+# Readers' polls, one per post at most (store/polls.py). `votes` is the total, raised in each
+# vote's own transaction by the same conditional UPDATE that refuses a vote on a closed poll;
+# `announced_votes`/`announced_at`/`final_announced` say what the last results event told
+# readers, so that of several nodes only one announces each change, at most once a second.
+polls = sa.Table(
+    "polls",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "post_id",
+        sa.Integer,
+        sa.ForeignKey("posts.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("question", sa.String(300), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("closes_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("votes", sa.Integer, nullable=False, default=0),
+    sa.Column("announced_votes", sa.Integer, nullable=False, default=0),
+    sa.Column("announced_at", UTCDateTime),
+    sa.Column("final_announced", sa.Boolean, nullable=False, default=False),
+)
+
+# One row per vote. `voter` is the sha256 of the poll's id and the random id in the browser's
+# signed cookie: no address, no account, and one browser's votes in two polls cannot be linked.
+poll_votes = sa.Table(
+    "poll_votes",
+    metadata,
+    sa.Column(
+        "poll_id",
+        sa.String(32),
+        sa.ForeignKey("polls.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("voter", sa.String(64), primary_key=True),
+    sa.Column("option", sa.Integer, nullable=False),
+)

@@ -27,7 +27,7 @@ from dateline.config import Settings
 from dateline.errors import DatelineError
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
-from dateline.newsroom.scheduling import embed_fetcher, scheduler
+from dateline.newsroom.scheduling import embed_fetcher, poll_announcer, scheduler
 from dateline.store import open_store
 from dateline.web import console, errors
 from dateline.web.api import exports, openapi, uploads
@@ -40,6 +40,7 @@ from dateline.web.live.encoder import EventEncoder
 from dateline.web.live.grip import GripPublisher
 from dateline.web.live.stream import live
 from dateline.web.reader import pages
+from dateline.web.reader import polls as reader_polls
 from dateline.web.security import SecurityHeaders
 from dateline.web.services import Services
 
@@ -161,6 +162,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         rounds = [
             scheduler(newsroom, settings.schedule_seconds),
             embed_fetcher(newsroom, max(2.0, settings.schedule_seconds)),
+            # Looking five times per interval: a vote after a quiet spell reaches readers within
+            # a fifth of it, while a storm still gives one results event per interval.
+            poll_announcer(newsroom, settings.poll_results_seconds / 5),
         ]
         for task in rounds:
             task.start()
@@ -203,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}/posts/{post_id}", pages.post_page),
         Route("/{slug}/feed.atom", pages.feed),
         Route("/{slug}/embed", pages.embed),
+        Route("/{slug}/polls/{poll_id}/vote", reader_polls.vote, methods=["POST"]),
     ]
     middleware = [
         # Content-Security-Policy and the other defences' headers, on every answer.

@@ -33,7 +33,12 @@ _CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 500: 
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    return path.startswith("/api/") or path == "/healthz" or path.endswith("/live")
+    if path.startswith("/api/") or path == "/healthz" or path.endswith("/live"):
+        return True
+    # A client that sends or asks for JSON (a reader's vote from the page's script, an API
+    # client voting) gets its errors as JSON too.
+    sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return sent == "application/json" or "application/json" in request.headers.get("accept", "")
 
 
 def error_response(

@@ -3,7 +3,7 @@ checks `services(request).newsroom.write_post(…)` instead of an untyped `app.s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jinja2 import Environment
 from starlette.requests import HTTPConnection
@@ -16,6 +16,7 @@ from dateline.store import Store
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.live.encoder import EventEncoder
 from dateline.web.live.grip import GripPublisher
+from dateline.web.ratelimit import RateLimit
 
 
 @dataclass(eq=False)
@@ -34,9 +35,12 @@ class Services:
     # Live readers this node takes before answering 503: the setting, lowered by the server
     # layer to keep room under its connection cap for the newsroom and the API.
     live_limit: int = 0
+    # Readers' poll votes per client address, counted by this node (web/reader/polls.py).
+    vote_limit: RateLimit = field(init=False)
 
     def __post_init__(self) -> None:
         self.live_limit = self.live_limit or self.settings.max_live_readers
+        self.vote_limit = RateLimit(self.settings.poll_votes_per_minute, what="poll votes")
 
 
 def services(connection: HTTPConnection) -> Services:

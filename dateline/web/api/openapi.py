@@ -25,6 +25,7 @@ from dateline.model import (
     EventType,
     Media,
     Person,
+    Poll,
     Post,
     Score,
     ScoreKind,
@@ -71,6 +72,7 @@ _VALUES = {
     Embed: "Embed",
     Score: "Score",
     Side: "Side",
+    Poll: "Poll",
 }
 
 
@@ -106,6 +108,27 @@ def _value_schemas() -> dict[str, Any]:
         },
         "required": ["kind", "status", "sides"],
     }
+    # A poll as shapes.poll_json writes it (the results as counted when the post was read).
+    option = {
+        "type": "object",
+        "properties": {"text": {"type": "string"}, "votes": {"type": "integer"},
+                       "percent": {"type": "number"}},
+        "required": ["text", "votes", "percent"],
+    }  # fmt: skip
+    poll = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "question": {"type": "string"},
+            "options": {"type": "array", "items": option, "minItems": 2, "maxItems": 6},
+            "total_votes": {"type": "integer"},
+            "closes_at": {"type": "string", "format": "date-time"},
+            "closed": {"type": "boolean"},
+            "vote_url": {"type": "string", "description": "readers POST {option} here"},
+        },
+        "required": ["id", "question", "options", "total_votes", "closes_at", "closed",
+                     "vote_url"],
+    }  # fmt: skip
     return {
         "Person": person,
         "Byline": byline,
@@ -113,6 +136,7 @@ def _value_schemas() -> dict[str, Any]:
         "Embed": embed,
         "Side": side,
         "Score": score,
+        "Poll": poll,
     }
 
 
@@ -293,11 +317,12 @@ def spec() -> dict[str, Any]:
             "post_id": _nullable({"type": "string"}),
             "post": _ref("Post"),
             "blog": _ref("Blog"),
-            "html": {"type": "string", "description": "the post as the page shows it"},
             "score_html": {
                 "type": "string",
                 "description": "blog events: the score box as the page shows it",
             },
+            "poll": {**_ref("Poll"), "description": "poll.results: the poll and its counts"},
+            "html": {"type": "string", "description": "the post (or poll) as the page shows it"},
             "at": {"type": "string", "format": "date-time"},
         },
         "required": ["seq", "type", "post_id", "at"],

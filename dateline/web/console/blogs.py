@@ -284,6 +284,9 @@ async def compose(request: Request) -> Response:
             data[flag] = True
     try:
         blog = await newsroom.open_blog(session.user, slug)
+        poll = _poll_sent(form, blog.timezone)
+        if poll is not None:
+            data["poll"] = poll
         if kind == "scheduled":
             local = text(form, "publish_at_local")
             data["publish_at"] = render.wall_time(local, blog.timezone).isoformat()
@@ -309,6 +312,22 @@ async def compose(request: Request) -> Response:
         return response
     where = f"/newsroom/blogs/{slug}" + (f"/posts/{post_id}" if post_id else "")
     return RedirectResponse(f"{where}?saved={kind}", status_code=303)
+
+
+def _poll_sent(form: Any, timezone: str) -> dict[str, Any] | None:
+    """The compose box's poll fields as the API's `poll` object: a new poll (question, one
+    option a line, the closing time on the blog's clock), or closing the post's poll now."""
+    if "poll_close" in form:
+        return {"close": True}
+    question = text(form, "poll_question").strip()
+    options = [line.strip() for line in text(form, "poll_options").splitlines() if line.strip()]
+    if not question and not options:
+        return None
+    poll: dict[str, Any] = {"question": question, "options": options}
+    local = text(form, "poll_closes_local")
+    if local:
+        poll["closes_at"] = render.wall_time(local, timezone).isoformat()
+    return poll
 
 
 async def presence(request: Request) -> Response:

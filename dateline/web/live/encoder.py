@@ -11,10 +11,11 @@ from jinja2 import Environment
 
 from dateline import render
 from dateline.hub import Frame
-from dateline.model import Blog, Event
+from dateline.model import Blog, Event, EventType
+from dateline.newsroom import urls
 from dateline.newsroom.shapes import event_json
 from dateline.store import Store
-from dateline.web.reader.views import post_view, score_view
+from dateline.web.reader.views import poll_view, post_view, score_view
 
 # Sent after `blog.ended`: a script closes its EventSource; any other client waits a day to retry.
 END_FRAME = b'retry: 86400000\nevent: end\ndata: {"reason": "ended"}\n\n'
@@ -31,6 +32,7 @@ class EventEncoder:
         self._store = store
         self._fragment = templates.get_template("_post.html")
         self._score = templates.get_template("_score.html")
+        self._poll = templates.get_template("_poll.html")
         self._cache: OrderedDict[tuple[int, int], tuple[dict[str, Any], Frame]] = OrderedDict()
         self._cache_size = cache_size
 
@@ -64,4 +66,9 @@ class EventEncoder:
         post = data.get("post")
         if post and post.get("status") == "published":
             data["html"] = self._fragment.render(p=post_view(post, blog)).strip()
+        poll = data.get("poll")
+        if poll and data["type"] == EventType.POLL_RESULTS.value:
+            # The poll's section alone, as the post shows it (the form posts back to the post).
+            p = {"id": data["post_id"], "url": urls.post_path(blog.slug, data["post_id"])}
+            data["html"] = self._poll.render(p=p, poll=poll_view(poll, blog)).strip()
         return data

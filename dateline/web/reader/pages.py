@@ -290,7 +290,7 @@ def feed_xml(
     for post in posts:
         view = post_view(post_json(post), blog)
         # The entry shows the post as the page does (figures, byline, contributors).
-        view["feed_html"] = template.render(p=view, archive=archive).strip()
+        view["feed_html"] = template.render(p=view, archive=archive, feed=True).strip()
         entries.append(view)
     b = blog_view(blog)
     b["summary_text"] = render.plain_text(blog.summary) if blog.summary else ""

@@ -5,14 +5,14 @@ through `post_view`, so a post looks the same everywhere."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 
 from dateline import render
 from dateline.errors import BadRequest
-from dateline.model import Blog
+from dateline.model import Blog, BlogStatus
 from dateline.newsroom import urls
 
 
@@ -48,6 +48,36 @@ def post_view(post: dict[str, Any], blog: Blog) -> dict[str, Any]:
         "tag_links": [
             {"name": tag, "url": urls.blog_path(blog.slug, tag=tag)}
             for tag in post.get("tags") or ()
+        ],
+        "poll": poll_view(post["poll"], blog) if post.get("poll") else None,
+    }
+
+
+def _votes(n: int) -> str:
+    return "1 vote" if n == 1 else f"{n:,} votes"
+
+
+def poll_view(poll: dict[str, Any], blog: Blog, now: datetime | None = None) -> dict[str, Any]:
+    """What _poll.html shows of the contract's poll JSON. Whether it has closed is decided now:
+    the JSON may come from an event written before the closing time."""
+    closes_at = datetime.fromisoformat(poll["closes_at"])
+    # Ended coverage takes no more votes (the store refuses them): its polls show as final.
+    closed = closes_at <= (now or datetime.now(UTC)) or blog.status is BlogStatus.ENDED
+    return {
+        **poll,
+        "closed": closed,
+        "dom_id": "poll-" + poll["id"],
+        "closes_ap": render.ap_datetime(closes_at, blog.timezone),
+        "closes_iso": poll["closes_at"],
+        "votes_text": _votes(poll["total_votes"]),
+        "choices": [
+            {
+                **option,
+                "index": i,
+                "percent_text": f"{round(option['percent'])}%",
+                "votes_text": _votes(option["votes"]),
+            }
+            for i, option in enumerate(poll["options"])
         ],
     }
 

@@ -134,7 +134,8 @@ function setupCompose(form) {
   let savedSnapshot = "";
 
   const textFields = ["c-headline", "c-body", "c-people", "c-location", "c-contributors",
-    "c-alt", "c-caption", "c-credit", "c-correction"];
+    "c-alt", "c-caption", "c-credit", "c-correction", "c-poll-question", "c-poll-options",
+    "c-poll-closes"];
 
   function media() {
     return [...mediaList.querySelectorAll("li[data-media]")].map((li) => {
@@ -172,7 +173,28 @@ function setupCompose(form) {
     if ($("c-key-event")) post.key_event = $("c-key-event").checked;
     if ($("c-pinned")) post.pinned = $("c-pinned").checked;
     if (!post.contributors.length) post.contributors = null;
+    const poll = pollSent();
+    if (poll) post.poll = poll;
     return post;
+  }
+
+  // The poll fields, as the API's `poll` object (the server checks the rules and says what is
+  // missing): a new poll, or closing the post's poll now.
+  function pollSent() {
+    if ($("c-poll-close")?.checked) return { close: true };
+    const question = $("c-poll-question")?.value.trim() ?? "";
+    const options = ($("c-poll-options")?.value ?? "").split("\n").map((o) => o.trim()).filter(Boolean);
+    if (!question && !options.length) return null;
+    const poll = { question, options };
+    const closes = $("c-poll-closes")?.value;
+    if (closes) {
+      try {
+        poll.closes_at = zonedToISO(closes, timeZone, 0);
+      } catch {
+        // a time the clocks skip: sent without one, the server says a poll needs it
+      }
+    }
+    return poll;
   }
 
   const hasContent = (p) => Boolean(p.headline || p.body.trim() || p.media.length);

@@ -1,6 +1,9 @@
 // Dateline live page: applies the blog's event stream to the server-rendered page.
 // Plain ES module, no build step. The page works without it; this only keeps it current.
 
+import "./poll.js"; // readers' polls: votes sent with fetch, and this browser's votes remembered
+import "./embeds.js"; // embeds: the provider's frame only when the reader asks
+
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const MAX_POSTS = 200; // older posts beyond this collapse into "Load more"
@@ -32,7 +35,8 @@ function start(stream) {
     state.seq = event.seq;
     stream.dataset.seq = String(event.seq);
     apply(event, state, { stream, button, announcer, count });
-    if (updated && event.at) {
+    // A poll's new counts are not news: the header's "updated" time stays.
+    if (updated && event.at && event.type !== "poll.results") {
       updated.dateTime = event.at;
       updated.textContent = event.at_ap ?? updated.textContent;
     }
@@ -153,6 +157,10 @@ function apply(event, state, ui) {
       adjustCount(ui.count, -1);
       return;
     }
+    case "poll.results": {
+      showPoll(event, state);
+      return;
+    }
     case "blog.updated":
     case "blog.ended":
     case "blog.score": {
@@ -177,6 +185,22 @@ function keepLoadedEmbeds(from, to) {
   for (const loaded of from.querySelectorAll("figure.embed--loaded")) {
     const twin = [...to.querySelectorAll("figure.embed")].find((f) => f.dataset.frame === loaded.dataset.frame);
     if (twin) twin.replaceWith(loaded);
+  }
+}
+
+// A poll's results (counted at most once a second), in place in every copy of its post on the
+// page and in posts held back; static/poll.js marks the ones this browser voted in again.
+function showPoll(event, state) {
+  if (!event.poll || !event.html) return;
+  const selector = `.poll[data-poll-id="${CSS.escape(event.poll.id)}"]`;
+  const held = state.pending.flatMap((a) => [...a.querySelectorAll(selector)]);
+  for (const old of [...document.querySelectorAll(selector), ...held]) {
+    const fresh = fromHTML(event.html);
+    if (!fresh) return;
+    fresh.id = old.id; // a pinned copy's ids carry its slot
+    fresh.querySelector(".poll__question").id = `${old.id}-q`;
+    fresh.setAttribute("aria-labelledby", `${old.id}-q`);
+    old.replaceWith(fresh);
   }
 }
 
