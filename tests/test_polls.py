@@ -7,12 +7,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from dateline.bus import open_bus
+from dateline.config import Settings
+from dateline.exporters.archive import export_archive
+from dateline.importers.archive import Archive
 from dateline.model import EventType
+from dateline.newsroom import Newsroom
+from dateline.store import open_store
 from tests.conftest import Running
 
 SLUG = "xi-putin-moscow"
@@ -452,3 +459,37 @@ async def test_a_poll_s_words_are_text_everywhere_never_markup(seeded: Running) 
             html = (await c.get(path)).text
             assert "Deal?" in html and "<img src=x" not in html, path
         assert (await c.get(f"{POSTS}/{post['id']}")).json()["poll"]["options"][0]["text"] == attack
+
+
+@UNLIMITED
+async def test_an_archive_keeps_a_poll_and_its_counts(seeded: Running, tmp_path: Path) -> None:
+    post = await _post_with_poll(seeded)
+    poll = post["poll"]
+    for option in (0, 0, 1):
+        async with seeded.client() as reader:  # each its own browser
+            assert (await _vote(reader, poll, option)).status_code == 200
+    out = tmp_path / "archive"
+    out.mkdir()
+    await export_archive(seeded.newsroom, None, SLUG, out, folder=True)
+    announced = await _results_events(seeded)
+    elsewhere = await open_store(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        newsroom = Newsroom(
+            elsewhere, open_bus("memory://"), settings=Settings(media_dir=str(tmp_path / "m"))
+        )
+        with Archive(out) as archive:
+            restored = await newsroom.restore_archive(archive, slug="copy")
+        copy = await elsewhere.get_post(restored.blog, post["id"])
+        assert copy.poll is not None
+        assert copy.poll.question == poll["question"]
+        assert [(o.text, o.votes) for o in copy.poll.options] == [
+            ("Yes", 2),
+            ("No", 1),
+            ("Too early to say", 0),
+        ]
+        # The log is the archive's: nothing more is announced for counts that came with it.
+        events = await elsewhere.events_after(restored.blog.id or 0, 0, limit=100_000)
+        restored_results = [e for e in events if e.type is EventType.POLL_RESULTS]
+        assert len(restored_results) == len(announced)
+    finally:
+        await elsewhere.close()

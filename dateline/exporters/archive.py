@@ -73,6 +73,20 @@ def _media_names(items: list[Media]) -> set[str]:
     return names
 
 
+def _poll(post: Post) -> dict[str, Any] | None:
+    """A post's poll with its counts (the voters themselves stay behind: see store/polls.py)."""
+    poll = post.poll
+    if poll is None:
+        return None
+    return {
+        "id": poll.id,
+        "question": poll.question,
+        "options": [{"text": o.text, "votes": o.votes} for o in poll.options],
+        "closes_at": _time(poll.closes_at),
+        "created_at": _time(poll.created_at),
+    }
+
+
 def post_record(
     post: Post, revisions: list[Revision], author: str | None, writers: dict[int, str | None]
 ) -> dict[str, Any]:
@@ -98,6 +112,7 @@ def post_record(
         "publish_at": _time(post.publish_at),
         "review_note": post.review_note,
         "embeds": [e.to_json() for e in post.embeds],
+        "poll": _poll(post),
         "revisions": [
             {
                 "number": r.number,

@@ -98,6 +98,19 @@ class EmbedRecord(_Record):
     attempts: Annotated[int, Field(ge=0, le=1000)]
 
 
+class PollOptionRecord(_Record):
+    text: Annotated[str, Field(min_length=1, max_length=200)]
+    votes: Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+class PollRecord(_Record):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]{1,32}$")]
+    question: Annotated[str, Field(min_length=1, max_length=300)]
+    options: list[PollOptionRecord] = Field(min_length=2, max_length=6)
+    closes_at: datetime
+    created_at: datetime | None
+
+
 class BlogRecord(_Record):
     slug: str
     title: str
@@ -206,6 +219,7 @@ class PostRecord(_Record):
     review_note: str | None
     revisions: list[RevisionRecord] = Field(min_length=1)
     embeds: list[EmbedRecord] = Field(default_factory=list, max_length=20)
+    poll: PollRecord | None = None
 
 
 class EventRecord(_Record):

@@ -36,6 +36,8 @@ from dateline.model import (
     EventType,
     Media,
     Person,
+    Poll,
+    PollOption,
     Post,
     PostStatus,
     Revision,
@@ -548,6 +550,7 @@ class ImportCases(EmbedCases):
             publish_at=record.publish_at,
             review_note=record.review_note,
             embeds=_embeds(record),
+            poll=_poll(record),
         )
         # The archive's snapshots are kept (the originals may be gone); what it lacks is fetched.
         self.apply_body(post, post.body)
@@ -555,6 +558,14 @@ class ImportCases(EmbedCases):
             _revision(r, record.id, user_ids.get(r.by) if r.by else None) for r in record.revisions
         ]
         return post, revisions
+
+
+def _poll(record: PostRecord) -> Poll | None:
+    if record.poll is None:
+        return None
+    found = record.poll
+    options = tuple(PollOption(o.text, o.votes) for o in found.options)
+    return Poll(found.id, found.question, options, found.closes_at, found.created_at)
 
 
 def _embeds(record: PostRecord) -> list[Embed]:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dateline.errors import Conflict, Invalid, NotFound
 from dateline.model import (
+    Blog,
     BlogStatus,
     Event,
     EventType,
@@ -33,6 +34,7 @@ from dateline.model import (
 from dateline.store import schema as t
 from dateline.store.blogs import BlogRows
 from dateline.store.events import Shape
+from dateline.store.rows import utcnow
 
 P = t.polls.c
 
@@ -69,6 +71,37 @@ class PollRows(BlogRows):
         by_post = {r.post_id: _poll(r, counts.get(r.id, {})) for r in rows}
         for rid, post in posts:
             post.poll = by_post.get(rid)
+
+    async def _restore_poll(
+        self, conn: AsyncConnection, blog: Blog, post_row: int, poll: Poll
+    ) -> None:
+        """A poll from an archive, with its counts. Votes are kept as counts, not as voters: each
+        becomes a row under a voter id that no browser has, so the counts stay exact and derived
+        the same way; nothing is announced for them (readers of the restored blog see the counts
+        in the page)."""
+        now = utcnow()
+        await conn.execute(
+            t.polls.insert().values(
+                id=poll.id,
+                post_id=post_row,
+                blog_id=blog.id,
+                question=poll.question,
+                options=[o.text for o in poll.options],
+                closes_at=poll.closes_at,
+                created_at=poll.created_at or now,
+                votes=poll.total_votes,
+                announced_votes=poll.total_votes,
+                announced_at=now,
+                final_announced=poll.closed(now),
+            )
+        )
+        votes = [
+            {"poll_id": poll.id, "voter": f"archived-{i}-{n}", "option": i}
+            for i, option in enumerate(poll.options)
+            for n in range(option.votes)
+        ]
+        for start in range(0, len(votes), 5000):
+            await conn.execute(t.poll_votes.insert(), votes[start : start + 5000])
 
     async def _save_poll(
         self,

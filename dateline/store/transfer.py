@@ -122,6 +122,9 @@ class TransferRows(PostRows):
             ]
             if revisions:
                 await conn.execute(t.revisions.insert(), revisions)
+            for row_id, (post, _) in zip(row_ids, batch, strict=True):
+                if post.poll is not None:
+                    await self._restore_poll(conn, hidden, row_id, post.poll)
 
     async def log_imported(
         self,
@@ -334,9 +337,10 @@ class TransferRows(PostRows):
                 for r in revs:
                     revision = REVISIONS.read(r._mapping, post_id="", user_name=r.user_name)
                     history.setdefault(r.post_id, []).append((revision, r.user_email))
+                posts = [(row.id, POSTS.read(row._mapping, blog_slug=blog.slug)) for row in rows]
+                await self._attach_polls(conn, posts)
             out = []
-            for row in rows:
-                post = POSTS.read(row._mapping, blog_slug=blog.slug)
+            for row, (_, post) in zip(rows, posts, strict=True):
                 kept = history.get(row.id, [])
                 revisions = [replace(rev, post_id=post.id) for rev, _ in kept]
                 emails = {rev.number: email for rev, email in kept}
