@@ -107,8 +107,12 @@ class _Dangerous(HTMLParser):
         for name, value in attrs:
             if name.startswith("on") or name in ("style", "srcdoc"):
                 self.found.append(f"{tag}[{name}]")
-            url = (value or "").strip().lower()
-            if name in ("href", "src") and not re.match(r"^(https?:|mailto:|#|/|[^:]*$)", url):
+            # As a browser reads it: control characters and spaces dropped, then a scheme is a
+            # letter followed by letters, digits, + . or - before the colon ("0javascript:" is a
+            # relative path, not a scheme).
+            url = re.sub(r"[\x00-\x20]", "", value or "").lower()
+            scheme = re.match(r"^([a-z][a-z0-9+.-]*):", url)
+            if name in ("href", "src") and scheme and scheme[1] not in ("http", "https", "mailto"):
                 self.found.append(f"{tag}[{name}={url[:30]}]")
 
 
