@@ -178,6 +178,37 @@ SETTINGS: tuple[Setting, ...] = (
         "time, up to an hour.",
     ),
     Setting("embed_attempts", "Fetches of an embed before it stays a link card for good."),
+    Setting(
+        "webhook_timeout_seconds",
+        "Longest one webhook delivery may take (connecting, sending, the answer); longer is a "
+        "failed attempt.",
+    ),
+    Setting(
+        "webhook_retry_seconds",
+        "First wait before a failed webhook delivery is tried again; it doubles each time, up "
+        "to an hour.",
+    ),
+    Setting(
+        "webhook_give_up_seconds",
+        "How long a webhook may keep failing before it is paused (its editors see why in the "
+        "console; resuming sends everything from where it stopped).",
+    ),
+    Setting(
+        "webhook_allowed_hosts",
+        "HOST:PORT,… that webhooks may be sent to although they are at private addresses, and "
+        "over plain http (a receiver on the newsroom's own network); any other must be https "
+        "at a public address.",
+    ),
+    Setting(
+        "websub_hub",
+        "A WebSub hub (https://pubsubhubbub.appspot.com/): the Atom feeds name it, and each "
+        "change is pinged to it; empty: no hub. Needs public_url.",
+    ),
+    Setting(
+        "public_url",
+        "The address readers reach this instance at (https://live.example.com), for URLs "
+        "made without a request (the feed URLs pinged to the WebSub hub).",
+    ),
 )
 
 
@@ -227,6 +258,12 @@ class Settings:
     embed_attempts: int = 12
     poll_results_seconds: float = 1.0
     poll_votes_per_minute: int = 30
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_seconds: float = 10.0
+    webhook_give_up_seconds: float = 86_400.0
+    webhook_allowed_hosts: str = ""
+    websub_hub: str = ""
+    public_url: str = ""
 
     @classmethod
     def load(

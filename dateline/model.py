@@ -418,3 +418,39 @@ class Event:
     post_id: str | None
     payload: dict[str, Any]
     at: datetime
+
+
+class WebhookState(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+@dataclass(slots=True)
+class Webhook:
+    """A URL that receives every event of one blog's log, signed, in seq order, at least once.
+    `cursor` is the last seq it answered 2xx to; `failing_since` the first failure since then."""
+
+    blog_id: int
+    url: str
+    secret: str = internal("")
+    state: WebhookState = WebhookState.ACTIVE
+    cursor: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    failing_since: datetime | None = None
+    last_error: str | None = None
+    paused_reason: str | None = None
+    created_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One attempt to deliver one event to a webhook: its HTTP status (None: no answer)."""
+
+    seq: int
+    at: datetime
+    status: int | None
+    ok: bool
+    duration_ms: int
+    error: str | None = None

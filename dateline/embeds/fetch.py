@@ -23,6 +23,7 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -91,21 +92,28 @@ def _split(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
+async def pinned(url: str, guard: Guard) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Where to connect for `url`: the URL with its host replaced by the checked public address
+    (a trusted host:port is left as it is), the Host header and the TLS name to keep; or
+    FetchFailed. Outbound webhooks (dateline/outbound/) connect through this too."""
+    _, host, port = _split(url)
+    if f"{host}:{port}" in guard.trusted:
+        return url, {}, {}
+    address = await _address(host, port)
+    literal = f"[{address}]" if ":" in address else address
+    parts = urlsplit(url)
+    target = parts._replace(netloc=f"{literal}:{port}").geturl()
+    return target, {"Host": parts.netloc.rpartition("@")[2]}, {"sni_hostname": host}
+
+
 async def _one(
     client: httpx.AsyncClient, url: str, guard: Guard, max_bytes: int, accept: str
 ) -> tuple[str | None, Fetched | None]:
     """One hop: `(redirect target, None)` or `(None, answer)`."""
-    _, host, port = _split(url)
+    _, host, _ = _split(url)
+    target, pinned_headers, extensions = await pinned(url, guard)
     headers = {"User-Agent": _USER_AGENT, "Accept": accept, "Accept-Encoding": "gzip, deflate"}
-    extensions = {}
-    target = url
-    if f"{host}:{port}" not in guard.trusted:
-        address = await _address(host, port)
-        literal = f"[{address}]" if ":" in address else address
-        parts = urlsplit(url)
-        target = parts._replace(netloc=f"{literal}:{port}").geturl()
-        headers["Host"] = parts.netloc.rpartition("@")[2]
-        extensions["sni_hostname"] = host
+    headers.update(pinned_headers)
     request = client.build_request("GET", target, headers=headers, extensions=extensions)
     response = await client.send(request, stream=True)
     try:

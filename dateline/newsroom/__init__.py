@@ -15,7 +15,8 @@ persists what the newsroom hands it.
     embeds.py    URLs alone on a line become embeds: snapshots fetched, thumbnails stored
     imports.py   whole blogs from other live blogs' dumps
     scheduling.py  the background rounds: scheduled posts, pending embeds
-    polls.py     readers' polls: editors' rules, readers' votes, results announced once a second"""
+    polls.py     readers' polls: editors' rules, readers' votes, results announced once a second
+    webhooks.py  signed webhooks: register (https, public addresses), pause, resume, delete"""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ from dateline.newsroom.imports import ImportCases
 from dateline.newsroom.polls import PollCases
 from dateline.newsroom.posts import PostCases
 from dateline.newsroom.scores import ScoreCases
+from dateline.newsroom.webhooks import WebhookCases
 
 
-class Newsroom(BlogCases, ScoreCases, PostCases, AccountCases, ImportCases, PollCases):
+class Newsroom(
+    BlogCases, ScoreCases, PostCases, AccountCases, ImportCases, PollCases, WebhookCases
+):
     """All of the newsroom's use cases, on one store and one bus."""
 
 

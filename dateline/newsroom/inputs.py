@@ -422,6 +422,19 @@ class BlogPatch(_Strict):
     score: ScoreIn | None = None
 
 
+class WebhookCreate(_Strict):
+    # https://… (or http:// to a host in webhook_allowed_hosts); newsroom/webhooks.py checks
+    # where it points.
+    url: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), _Plain
+    ]
+
+
+class WebhookPatch(_Strict):
+    # "paused" stops deliveries; "active" resumes them from where they stopped.
+    state: Literal["active", "paused"]
+
+
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -10,6 +10,7 @@ each, and put together here as one `Store`:
     transfer.py whole blogs in (imports, in batches, hidden until done) and out (exports)
     people.py   users, tokens, memberships, sessions, sign-in failures, instance values
     media.py    uploaded images' records
+    webhooks.py signed webhooks: their cursors, leases and delivery logs
     rows.py     rows ↔ the domain's dataclasses
     schema.py   the tables; migrations/ creates them
 
@@ -26,9 +27,10 @@ from dateline.store.migrate import migrate
 from dateline.store.people import PeopleRows, TokenInfo
 from dateline.store.posts import Keyset, PostChange
 from dateline.store.transfer import LoggedEvent, TransferRows
+from dateline.store.webhooks import WebhookRows
 
 
-class Store(TransferRows, PeopleRows, MediaRows):
+class Store(TransferRows, PeopleRows, MediaRows, WebhookRows):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engines: Engines = create_engines(url)

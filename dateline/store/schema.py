@@ -282,3 +282,49 @@ poll_votes = sa.Table(
     sa.Column("voter", sa.String(64), primary_key=True),
     sa.Column("option", sa.Integer, nullable=False),
 )
+
+# Signed webhooks (store/webhooks.py): every event of a blog's log, POSTed in seq order to each
+# URL. `cursor` is the last seq the URL answered 2xx to; a node delivers to a webhook only while
+# it holds its lease (`leased_by` until `lease_until`, taken by a conditional UPDATE), so two
+# nodes never deliver to one URL at once, and a dead node's lease runs out.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    # The HMAC key; the receiver holds the same (a hash would not let Dateline sign).
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("cursor", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("failing_since", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("paused_reason", sa.Text),
+    sa.Column("leased_by", sa.String(64)),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("created_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_webhooks_due", "state", "next_attempt_at"),
+)
+
+# The last attempts of each webhook (a bounded log: older rows are dropped as new ones come).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "webhook_id",
+        sa.Integer,
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),
+)

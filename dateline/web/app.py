@@ -28,9 +28,12 @@ from dateline.errors import DatelineError
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
 from dateline.newsroom.scheduling import embed_fetcher, poll_announcer, scheduler
+from dateline.outbound import websub
+from dateline.outbound.webhooks import Deliverer
+from dateline.outbound.websub import WebSubPinger
 from dateline.store import open_store
 from dateline.web import console, errors
-from dateline.web.api import exports, openapi, uploads
+from dateline.web.api import exports, openapi, uploads, webhooks
 from dateline.web.api import handlers as api
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.fast import FastPaths
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     `dateline serve` adds the server-specific shortcuts (web/server/)."""
     settings = settings or Settings.load()
     grip.check_settings(settings)
+    websub.check_settings(settings)
     templates = make_templates()
     # Rendered pages and JSON, per blog seq; the build id makes a deploy's new templates count.
     build = hashlib.sha256(
@@ -140,7 +144,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 hub.hear(blog_id, seq)
                 publisher.committed(blog_id, seq)  # this node wrote it: this node publishes it
 
-        newsroom = Newsroom(store, bus, settings=settings, on_commit=on_commit)
+        # Consumers of the event log that leave the instance: told of this node's commits so
+        # they start at once (webhooks) or know whom to ping (WebSub, only the writing node).
+        deliverer = Deliverer(store, settings)
+        pinger = WebSubPinger(store, settings)
+        heard = on_commit
+
+        def committed(blog_id: int, seq: int) -> None:
+            heard(blog_id, seq)
+            deliverer.committed(blog_id, seq)
+            pinger.committed(blog_id, seq)
+
+        newsroom = Newsroom(store, bus, settings=settings, on_commit=committed)
         # Every process of the instance must sign cookies alike: without a configured key, the
         # first process makes one and keeps it in the store for the others (and for restarts).
         key = settings.secret_key or await store.instance_value(
@@ -165,6 +180,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Looking five times per interval: a vote after a quiet spell reaches readers within
             # a fifth of it, while a storm still gives one results event per interval.
             poll_announcer(newsroom, settings.poll_results_seconds / 5),
+            deliverer.repeating(),
+            pinger.repeating(),
         ]
         for task in rounds:
             task.start()
@@ -173,6 +190,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for task in rounds:
                 await task.close()
+            await deliverer.close()
+            await pinger.close()
             newsroom.close()
             if publisher is not None:
                 await publisher.close()
@@ -198,6 +217,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/media", uploads.upload, methods=["POST"]),
         Route("/api/v1/blogs/{slug}/export", exports.export_blog),
         Route("/api/v1/blogs/{slug}/events", events_delta),
+        by_method(
+            "/api/v1/blogs/{slug}/webhooks", GET=webhooks.list_webhooks, POST=webhooks.add_webhook
+        ),
+        by_method(
+            "/api/v1/blogs/{slug}/webhooks/{webhook_id}",
+            GET=webhooks.get_webhook,
+            PATCH=webhooks.patch_webhook,
+            DELETE=webhooks.delete_webhook,
+        ),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),

@@ -245,6 +245,41 @@ _TAG = _query(
 _EVENTS_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "events")
 
 
+_WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _webhook_schemas() -> dict[str, Any]:
+    """What newsroom/webhooks.py's webhook_json and delivery_json write."""
+    time, text, number = {"type": "string", "format": "date-time"}, {"type": "string"}, {
+        "type": "integer"}  # fmt: skip
+    webhook: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "id": number, "url": text, "state": {"type": "string", "enum": ["active", "paused"]},
+            "delivered_seq": number, "pending": number, "attempts": number,
+            "next_attempt_at": _nullable(time), "failing_since": _nullable(time),
+            "last_error": _nullable(text), "paused_reason": _nullable(text),
+            "created_at": _nullable(time),
+        },
+        "required": ["id", "url", "state", "delivered_seq", "pending", "attempts"],
+    }  # fmt: skip
+    delivery: dict[str, Any] = {
+        "type": "object",
+        "properties": {"seq": number, "at": time, "status": _nullable(number),
+                       "ok": {"type": "boolean"}, "duration_ms": number, "error": _nullable(text)},
+        "required": ["seq", "at", "status", "ok", "duration_ms"],
+    }  # fmt: skip
+    return {
+        "Webhook": webhook,
+        "NewWebhook": {**webhook, "properties": {**webhook["properties"], "secret": text},
+                       "required": [*webhook["required"], "secret"]},
+        "WebhookDetail": {**webhook, "properties": {**webhook["properties"], "deliveries": {
+            "type": "array", "items": delivery}}, "required": [*webhook["required"], "deliveries"]},
+        "WebhookList": {"type": "object", "properties": {"webhooks": {
+            "type": "array", "items": _ref("Webhook")}}, "required": ["webhooks"]},
+    }  # fmt: skip
+
+
 @cache
 def spec() -> dict[str, Any]:
     models: dict[str, type[BaseModel]] = {
@@ -255,6 +290,8 @@ def spec() -> dict[str, Any]:
         "PostPatch": inputs.PostPatch,
         "PostDelete": inputs.PostDelete,
         "MediaUpload": inputs.MediaUpload,
+        "WebhookCreate": inputs.WebhookCreate,
+        "WebhookPatch": inputs.WebhookPatch,
     }
     schemas: dict[str, Any] = {"Error": _ERROR, **_value_schemas()}
     for name, model in models.items():
@@ -339,6 +376,7 @@ def spec() -> dict[str, Any]:
                        "checks": {"type": "object"}},
         "required": ["status", "database", "checks"],
     }  # fmt: skip
+    schemas.update(_webhook_schemas())
     words = inputs.MediaUpload.model_json_schema()["properties"]
     upload = {
         "type": "object",
@@ -405,6 +443,24 @@ def spec() -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"multipart/form-data": {
                         "schema": upload}}},
                 },
+            },
+            "/api/v1/blogs/{slug}/webhooks": {
+                "parameters": [_SLUG],
+                "get": _op("The blog's webhooks (editors of the blog)", 200, "WebhookList",
+                           auth=True, errors=(401, 403, 404)),
+                "post": _op("Register a webhook; the answer alone shows its secret", 201,
+                            "NewWebhook", body="WebhookCreate", auth=True,
+                            errors=_WRITE_ERRORS),
+            },
+            "/api/v1/blogs/{slug}/webhooks/{webhook_id}": {
+                "parameters": [_SLUG, _WEBHOOK_ID],
+                "get": _op("A webhook and its delivery log, newest first", 200,
+                           "WebhookDetail", auth=True, errors=(401, 403, 404)),
+                "patch": _op("Pause a webhook, or resume it from where it stopped", 200,
+                             "Webhook", body="WebhookPatch", auth=True, errors=_WRITE_ERRORS),
+                "delete": {"summary": "Delete a webhook", "security": [{"bearer": []}],
+                           "responses": {"204": {"description": "deleted"},
+                                         **_errors(401, 403, 404)}},
             },
             "/api/v1/blogs/{slug}/events": {
                 "parameters": [_SLUG],

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from dateline import render
 from dateline.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
-from dateline.model import Blog, Post, PostStatus
+from dateline.model import Blog, Post, PostStatus, WebhookState
 from dateline.newsroom import permissions, urls
 from dateline.newsroom.cases import parse
 from dateline.newsroom.inputs import PostPatch
@@ -183,6 +183,8 @@ async def blog_console(request: Request, **form: Any) -> Response:
     members = await newsroom.members(blog.slug)
     people = sorted({a.name for a in blog.authors} | {m.name for m in members})
     member = await newsroom.member(user, blog)
+    can_webhooks = permissions.may(user, Action.WEBHOOKS, blog=blog, member=member)
+    hooks = (await newsroom.webhooks(user, blog.slug))[1] if can_webhooks else []
     return page(
         request,
         "blog.html",
@@ -202,6 +204,9 @@ async def blog_console(request: Request, **form: Any) -> Response:
         reader_url=urls.blog_path(blog.slug),
         zones=_ZONES,
         saved=request.query_params.get("saved"),
+        can_webhooks=can_webhooks,
+        webhook_count=len(hooks),
+        paused_webhooks=[h for h in hooks if h.state is WebhookState.PAUSED],
         **form,
     )
 

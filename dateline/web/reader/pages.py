@@ -15,6 +15,7 @@ from dateline.errors import BadRequest, NotFound
 from dateline.model import Blog, BlogStatus, Post, PostStatus
 from dateline.newsroom import urls
 from dateline.newsroom.shapes import decode_cursor, encode_cursor, post_json
+from dateline.outbound import websub
 from dateline.web.cache import cached
 from dateline.web.reader import metadata
 from dateline.web.reader.access import readable_blog
@@ -271,6 +272,12 @@ async def feed(request: Request) -> Response:
 async def _feed(request: Request, blog: Blog, tag: str | None) -> bytes:
     state = services(request)
     posts, _ = await state.store.list_posts(blog, limit=50, tag=tag)
+    settings = state.settings
+    if settings.websub_hub and not tag:
+        # The hub is pinged about this URL (outbound/websub.py); subscribers use `self`, so the
+        # two must be the same address, whichever host this request came by.
+        hub = (settings.websub_hub, websub.feed_url(settings, blog.slug))
+        return feed_xml(state.templates, blog, posts, _origin(request), hub=hub)
     return feed_xml(state.templates, blog, posts, _origin(request), tag)
 
 
@@ -282,9 +289,11 @@ def feed_xml(
     tag: str | None = None,
     *,
     archive: bool = False,
+    hub: tuple[str, str] | None = None,
 ) -> bytes:
     """The Atom document of `posts` (newest first); `archive` renders their HTML as the static
-    archive shows it (no links to the live site's tag filter)."""
+    archive shows it (no links to the live site's tag filter); `hub`: the WebSub hub that is
+    pinged on change and the feed's own URL as the hub is told it."""
     template = templates.get_template("_post.html")
     entries = []
     for post in posts:
@@ -305,7 +314,8 @@ def feed_xml(
         posts=entries,
         origin=origin,
         blog_url=origin + urls.blog_path(blog.slug, **filtered),
-        feed_url=feed_url,
+        feed_url=hub[1] if hub else feed_url,
+        hub_url=hub[0] if hub else None,
     )
     return str(xml).encode()
 
