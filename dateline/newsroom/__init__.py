@@ -15,7 +15,9 @@ persists what the newsroom hands it.
     embeds.py    URLs alone on a line become embeds: snapshots fetched, thumbnails stored
     imports.py   whole blogs from other live blogs' dumps
     scheduling.py  the background rounds: scheduled posts, pending embeds
-    polls.py     readers' polls: editors' rules, readers' votes, results announced once a second"""
+    polls.py     readers' polls: editors' rules, readers' votes, results announced once a second
+    reporters.py reporter inputs: pairing platform identities with users, linked channels,
+                 what a message becomes (dateline/intake/ holds the platforms' adapters)"""
 
 from __future__ import annotations
 
@@ -24,10 +26,13 @@ from dateline.newsroom.blogs import BlogCases
 from dateline.newsroom.imports import ImportCases
 from dateline.newsroom.polls import PollCases
 from dateline.newsroom.posts import PostCases
+from dateline.newsroom.reporters import ReporterCases
 from dateline.newsroom.scores import ScoreCases
 
 
-class Newsroom(BlogCases, ScoreCases, PostCases, AccountCases, ImportCases, PollCases):
+class Newsroom(
+    BlogCases, ScoreCases, ReporterCases, PostCases, AccountCases, ImportCases, PollCases
+):
     """All of the newsroom's use cases, on one store and one bus."""
 
 

@@ -9,6 +9,8 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
 * contributors, on the blogs they are members of, write drafts and submit them for review, and
   edit, delete and see the history of their own posts until those are published or scheduled;
 * editors add, change and close readers' polls in the posts of the blogs they are members of;
+* editors link chat channels (Slack) to the blogs they are members of and choose whether an
+  editor's message there publishes or waits as a draft (reporter inputs, dateline/intake/);
 * editors export the blogs they are members of, whole (every post in every status, its history,
   the members' emails);
 * any newsroom user may upload images (uploading is not publishing);
@@ -47,6 +49,7 @@ class Action(enum.Enum):
     EXPORT_BLOG = "export this blog whole (every post in every status, its history, its members)"
     KEEP_SCORE = "set, count and clear this blog's score box"
     POLL = "add, change or close readers' polls"
+    CONNECT_INPUTS = "link chat channels to this blog and choose what editors' messages do"
 
 
 # Actions on a blog that need membership of it (admins are members of every blog).
@@ -63,6 +66,9 @@ _EDITORS_ONLY = {
     Action.EXPORT_BLOG: "contributors cannot export a blog; ask an editor of it",
     Action.KEEP_SCORE: "contributors cannot change the score box; ask an editor",
     Action.POLL: "contributors cannot add or change polls; ask an editor to add one",
+    Action.CONNECT_INPUTS: (
+        "contributors cannot link channels to a blog or change what messages do; ask an editor"
+    ),
 }
 # What a contributor may do to a post, and only their own, before it goes out.
 _OWN_POSTS = {

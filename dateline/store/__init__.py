@@ -10,6 +10,7 @@ each, and put together here as one `Store`:
     transfer.py whole blogs in (imports, in batches, hidden until done) and out (exports)
     people.py   users, tokens, memberships, sessions, sign-in failures, instance values
     media.py    uploaded images' records
+    intake.py   reporter inputs: pairing codes, pairings, messages received, linked channels
     rows.py     rows ↔ the domain's dataclasses
     schema.py   the tables; migrations/ creates them
 
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 
 from dateline.store.engines import Engines, create_engines
 from dateline.store.events import Shape
+from dateline.store.intake import IntakeRows, LinkedChannel, Pairing, Received
 from dateline.store.media import MediaRows
 from dateline.store.migrate import migrate
 from dateline.store.people import PeopleRows, TokenInfo
@@ -28,7 +30,7 @@ from dateline.store.posts import Keyset, PostChange
 from dateline.store.transfer import LoggedEvent, TransferRows
 
 
-class Store(TransferRows, PeopleRows, MediaRows):
+class Store(TransferRows, PeopleRows, MediaRows, IntakeRows):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engines: Engines = create_engines(url)
@@ -56,8 +58,11 @@ async def open_store(url: str, *, upgrade: bool = True) -> Store:
 
 __all__ = [
     "Keyset",
+    "LinkedChannel",
     "LoggedEvent",
+    "Pairing",
     "PostChange",
+    "Received",
     "Shape",
     "Store",
     "TokenInfo",

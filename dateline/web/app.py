@@ -26,10 +26,12 @@ from dateline.bus import open_bus
 from dateline.config import Settings
 from dateline.errors import DatelineError
 from dateline.hub import Hub
+from dateline.intake import check_settings as check_intake_settings
+from dateline.intake import open_intake
 from dateline.newsroom import Newsroom
 from dateline.newsroom.scheduling import embed_fetcher, poll_announcer, scheduler
 from dateline.store import open_store
-from dateline.web import console, errors
+from dateline.web import console, errors, reporters
 from dateline.web.api import exports, openapi, uploads
 from dateline.web.api import handlers as api
 from dateline.web.cache import BlogHeaders, RenderCache
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     `dateline serve` adds the server-specific shortcuts (web/server/)."""
     settings = settings or Settings.load()
     grip.check_settings(settings)
+    check_intake_settings(settings)
     templates = make_templates()
     # Rendered pages and JSON, per blog seq; the build id makes a deploy's new templates count.
     build = hashlib.sha256(
@@ -158,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             newsroom=newsroom,
             signing_key=key.encode(),
             grip=publisher,
+            intake=await open_intake(newsroom, settings),
         )
         rounds = [
             scheduler(newsroom, settings.schedule_seconds),
@@ -173,6 +177,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for task in rounds:
                 await task.close()
+            if app.state.services.intake is not None:
+                await app.state.services.intake.close()
             newsroom.close()
             if publisher is not None:
                 await publisher.close()
@@ -198,6 +204,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/media", uploads.upload, methods=["POST"]),
         Route("/api/v1/blogs/{slug}/export", exports.export_blog),
         Route("/api/v1/blogs/{slug}/events", events_delta),
+        Route("/intake/telegram", reporters.telegram_webhook, methods=["POST"]),
+        Route("/intake/slack/events", reporters.slack_events, methods=["POST"]),
+        Route("/intake/slack/command", reporters.slack_command, methods=["POST"]),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),
