@@ -3,6 +3,7 @@ answers and file downloads served by a local fake of the Bot API (tests/platform
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.platforms import (
     start_platforms,
     telegram_update,
 )
+from tests.test_console import make_person, sign_in
 
 SLUG = "port-blast"
 HOOK = "/intake/telegram"
@@ -279,3 +281,57 @@ async def test_a_blog_the_reporter_is_not_a_member_of_cannot_be_chosen(
     )
     await send(running, telegram_update("/blog"))
     assert platforms.texts("sendMessage")[-1] == f"Your blogs:\n/blog {SLUG} (Blast at the port)"
+
+
+async def test_the_console_makes_codes_lists_pairings_and_revokes_them_at_once(
+    running: Running, platforms: Platforms
+) -> None:
+    await running.newsroom.create_blog(
+        running.admin,
+        {"slug": SLUG, "title": "Blast at the port", "timezone": "UTC", "status": "live"},
+    )
+    email = await make_person(running, "editor", blogs=(SLUG,))
+    async with running.client() as c:
+        csrf = await sign_in(c, email)
+        r = await c.post(
+            "/newsroom/inputs/codes", data={"platform": "telegram", "csrf_token": csrf}
+        )
+        assert r.status_code == 201
+        code = re.search(r'<code id="pairing-code">([A-Z0-9]{8})</code>', r.text)
+        assert code and f"/pair {code[1]}" in r.text
+        await send(running, telegram_update(f"/pair {code[1]}"))
+        await send(running, telegram_update(f"/blog {SLUG}"))
+        listing = (await c.get("/newsroom/inputs")).text
+        assert "@mkostenko" in listing and code[1] not in listing
+        # An editor chooses what their messages do in the blog.
+        r = await c.post(
+            f"/newsroom/inputs/blogs/{SLUG}", data={"editor_posts": "draft", "csrf_token": csrf}
+        )
+        assert r.status_code == 303
+        await send(running, telegram_update("Held for a second look"))
+        assert platforms.texts("sendMessage")[-1].startswith("Saved as a draft")
+        pairing_id = re.search(r"/newsroom/inputs/pairings/(\d+)/revoke", listing)
+        assert pairing_id
+        r = await c.post(
+            f"/newsroom/inputs/pairings/{pairing_id[1]}/revoke", data={"csrf_token": csrf}
+        )
+        assert r.status_code == 303
+        assert "@mkostenko" not in (await c.get("/newsroom/inputs")).text
+    await send(running, telegram_update("After the revocation"))
+    assert platforms.texts("sendMessage")[-1].startswith("This Telegram account is not paired")
+    assert len(await running.newsroom.newsroom_posts(running.admin, SLUG, (PostStatus.DRAFT,))) == 1
+
+
+async def test_a_contributor_cannot_change_what_messages_do_in_a_blog(running: Running) -> None:
+    await running.newsroom.create_blog(
+        running.admin, {"slug": SLUG, "title": "Blast at the port", "timezone": "UTC"}
+    )
+    email = await make_person(running, "contributor", blogs=(SLUG,))
+    async with running.client() as c:
+        csrf = await sign_in(c, email)
+        page = (await c.get("/newsroom/inputs")).text
+        assert "Your blogs' inputs" not in page
+        r = await c.post(
+            f"/newsroom/inputs/blogs/{SLUG}", data={"editor_posts": "publish", "csrf_token": csrf}
+        )
+        assert r.status_code == 403

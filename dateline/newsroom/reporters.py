@@ -135,6 +135,18 @@ class ReporterCases(PostCases):
         assert blog.id is not None
         return await self.store.linked_channels(blog.id)
 
+    async def input_settings(self, user: User) -> list[tuple[Blog, str, list[LinkedChannel]]]:
+        """For each blog whose inputs `user` may set: what editors' messages do, and the
+        channels linked to it (the console's Reporter inputs page)."""
+        found = []
+        for blog in await self.blogs_of(user):
+            member = await self.member(user, blog)
+            if permissions.may(user, Action.CONNECT_INPUTS, blog=blog, member=member):
+                assert blog.id is not None
+                channels = await self.store.linked_channels(blog.id)
+                found.append((blog, await self.editor_posts(blog), channels))
+        return found
+
     async def editor_posts(self, blog: Blog) -> str:
         assert blog.id is not None
         return await self.store.editor_posts(blog.id)
