@@ -139,7 +139,7 @@ class ReporterCases(PostCases):
         """For each blog whose inputs `user` may set: what editors' messages do, and the
         channels linked to it (the console's Reporter inputs page)."""
         found = []
-        for blog in await self.blogs_of(user):
+        for blog in await self.store.list_blogs():
             member = await self.member(user, blog)
             if permissions.may(user, Action.CONNECT_INPUTS, blog=blog, member=member):
                 assert blog.id is not None
