@@ -15,6 +15,7 @@ quotes it), so everything is decided before the end of DATA is answered (SMTP al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -155,5 +156,8 @@ class SmtpReceiver:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            # Newer Pythons wait here for open sessions too; a sender that hangs on does not
+            # hold the node's shutdown.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
