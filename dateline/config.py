@@ -206,8 +206,56 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "public_url",
-        "The address readers reach this instance at (https://live.example.com), for URLs "
-        "made without a request (the feed URLs pinged to the WebSub hub).",
+        "The address readers reach this instance at (https://live.example.org), for URLs made "
+        "without a request: the feed URLs pinged to the WebSub hub, the links sent back to "
+        "reporters on Telegram, Slack and email (empty: paths only).",
+    ),
+    Setting(
+        "telegram_bot_token",
+        "Telegram: the bot's token from @BotFather; empty turns the Telegram input off "
+        "(docs/inputs.md).",
+        secret=True,
+    ),
+    Setting(
+        "telegram_webhook_secret",
+        "Telegram: the secret_token given to setWebhook; a webhook call without it in "
+        "X-Telegram-Bot-Api-Secret-Token is refused.",
+        secret=True,
+    ),
+    Setting(
+        "telegram_api_url",
+        "Telegram: the Bot API's address (a local Bot API server's, or a test's).",
+    ),
+    Setting(
+        "slack_bot_token",
+        "Slack: the app's bot token (xoxb-…); empty turns the Slack input off (docs/inputs.md).",
+        secret=True,
+    ),
+    Setting(
+        "slack_signing_secret",
+        "Slack: the app's signing secret; requests whose signature or timestamp do not check "
+        "out are refused.",
+        secret=True,
+    ),
+    Setting("slack_api_url", "Slack: the Web API's address (a test's fake, otherwise Slack's)."),
+    Setting(
+        "intake_timeout_seconds",
+        "Longest one call to Telegram's or Slack's API (a file download included) may take.",
+    ),
+    Setting(
+        "smtp_port",
+        "Port of the built-in SMTP receiver for reporters' email (SLUG@smtp_domain); 0 turns "
+        "it off.",
+    ),
+    Setting("smtp_host", "Address the SMTP receiver listens on."),
+    Setting(
+        "smtp_domain",
+        "The mail domain of the blogs' addresses (SLUG@DOMAIN, or blog+SLUG@DOMAIN); empty "
+        "accepts any domain.",
+    ),
+    Setting(
+        "max_email_bytes",
+        "Largest email the SMTP receiver accepts, attachments included (552 beyond).",
     ),
 )
 
@@ -264,6 +312,17 @@ class Settings:
     webhook_allowed_hosts: str = ""
     websub_hub: str = ""
     public_url: str = ""
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_api_url: str = "https://slack.com/api"
+    intake_timeout_seconds: float = 10.0
+    smtp_port: int = 0
+    smtp_host: str = "127.0.0.1"
+    smtp_domain: str = ""
+    max_email_bytes: int = 26_214_400
 
     @classmethod
     def load(

@@ -16,7 +16,9 @@ persists what the newsroom hands it.
     imports.py   whole blogs from other live blogs' dumps
     scheduling.py  the background rounds: scheduled posts, pending embeds
     polls.py     readers' polls: editors' rules, readers' votes, results announced once a second
-    webhooks.py  signed webhooks: register (https, public addresses), pause, resume, delete"""
+    webhooks.py  signed webhooks: register (https, public addresses), pause, resume, delete
+    reporters.py reporter inputs: pairing platform identities with users, linked channels,
+                 what a message becomes (dateline/intake/ holds the platforms' adapters)"""
 
 from __future__ import annotations
 
@@ -25,12 +27,20 @@ from dateline.newsroom.blogs import BlogCases
 from dateline.newsroom.imports import ImportCases
 from dateline.newsroom.polls import PollCases
 from dateline.newsroom.posts import PostCases
+from dateline.newsroom.reporters import ReporterCases
 from dateline.newsroom.scores import ScoreCases
 from dateline.newsroom.webhooks import WebhookCases
 
 
 class Newsroom(
-    BlogCases, ScoreCases, PostCases, AccountCases, ImportCases, PollCases, WebhookCases
+    BlogCases,
+    ScoreCases,
+    ReporterCases,
+    PostCases,
+    AccountCases,
+    ImportCases,
+    PollCases,
+    WebhookCases,
 ):
     """All of the newsroom's use cases, on one store and one bus."""
 

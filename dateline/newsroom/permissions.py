@@ -11,6 +11,8 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
 * editors add, change and close readers' polls in the posts of the blogs they are members of;
 * editors register, see, pause, resume and delete the webhooks of the blogs they are members
   of (each receives every event of the blog, and its secret);
+* editors link chat channels (Slack) to the blogs they are members of and choose whether an
+  editor's message there publishes or waits as a draft (reporter inputs, dateline/intake/);
 * editors export the blogs they are members of, whole (every post in every status, its history,
   the members' emails);
 * any newsroom user may upload images (uploading is not publishing);
@@ -50,6 +52,7 @@ class Action(enum.Enum):
     KEEP_SCORE = "set, count and clear this blog's score box"
     POLL = "add, change or close readers' polls"
     WEBHOOKS = "register, see, pause, resume and delete this blog's webhooks"
+    CONNECT_INPUTS = "link chat channels to this blog and choose what editors' messages do"
 
 
 # Actions on a blog that need membership of it (admins are members of every blog).
@@ -67,6 +70,9 @@ _EDITORS_ONLY = {
     Action.KEEP_SCORE: "contributors cannot change the score box; ask an editor",
     Action.POLL: "contributors cannot add or change polls; ask an editor to add one",
     Action.WEBHOOKS: "contributors cannot manage a blog's webhooks; ask an editor of it",
+    Action.CONNECT_INPUTS: (
+        "contributors cannot link channels to a blog or change what messages do; ask an editor"
+    ),
 }
 # What a contributor may do to a post, and only their own, before it goes out.
 _OWN_POSTS = {

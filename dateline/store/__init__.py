@@ -11,6 +11,7 @@ each, and put together here as one `Store`:
     people.py   users, tokens, memberships, sessions, sign-in failures, instance values
     media.py    uploaded images' records
     webhooks.py signed webhooks: their cursors, leases and delivery logs
+    intake.py   reporter inputs: pairing codes, pairings, messages received, linked channels
     rows.py     rows ↔ the domain's dataclasses
     schema.py   the tables; migrations/ creates them
 
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 
 from dateline.store.engines import Engines, create_engines
 from dateline.store.events import Shape
+from dateline.store.intake import IntakeRows, LinkedChannel, Pairing, Received
 from dateline.store.media import MediaRows
 from dateline.store.migrate import migrate
 from dateline.store.people import PeopleRows, TokenInfo
@@ -30,7 +32,7 @@ from dateline.store.transfer import LoggedEvent, TransferRows
 from dateline.store.webhooks import WebhookRows
 
 
-class Store(TransferRows, PeopleRows, MediaRows, WebhookRows):
+class Store(TransferRows, PeopleRows, MediaRows, WebhookRows, IntakeRows):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engines: Engines = create_engines(url)
@@ -58,8 +60,11 @@ async def open_store(url: str, *, upgrade: bool = True) -> Store:
 
 __all__ = [
     "Keyset",
+    "LinkedChannel",
     "LoggedEvent",
+    "Pairing",
     "PostChange",
+    "Received",
     "Shape",
     "Store",
     "TokenInfo",

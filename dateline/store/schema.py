@@ -328,3 +328,79 @@ webhook_deliveries = sa.Table(
     sa.Column("error", sa.Text),
     sa.Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),
 )
+
+# -- reporter inputs (intake/): Telegram, Slack, email ------------------------------------------
+
+# One-time pairing codes made in the console. Only the code's sha256 is kept; a code is used once
+# (the UPDATE that spends it is conditional on `used_at IS NULL` and `expires_at`).
+intake_codes = sa.Table(
+    "intake_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+)
+
+# A platform identity (a Telegram user id, "TEAM:USER" on Slack, an email address) paired with a
+# Dateline user; revoking sets `revoked_at` and the identity is a stranger again at once.
+# `blog_id` is the blog a Telegram reporter chose with /blog.
+intake_pairings = sa.Table(
+    "intake_pairings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("identity", sa.String(320), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False, default=""),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="SET NULL")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.UniqueConstraint("platform", "identity", name="uq_intake_pairings_platform_identity"),
+)
+
+# Each platform message received, by the platform's own id: a retried delivery finds its row
+# (the primary key refuses a second) and is answered with the same post. `reply_ref` is the id
+# of the bot's confirmation (a reply to it edits the post); `auth` the DKIM/SPF results of mail.
+intake_messages = sa.Table(
+    "intake_messages",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("message_id", sa.String(300), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="CASCADE")),
+    sa.Column("post_id", sa.String(32)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("reply_ref", sa.String(200)),
+    sa.Column("auth", sa.JSON),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_intake_messages_reply_ref", "platform", "reply_ref"),
+)
+
+# A chat channel linked to a blog by an editor ("TEAM:CHANNEL" on Slack).
+intake_channels = sa.Table(
+    "intake_channels",
+    metadata,
+    sa.Column("platform", sa.String(16), primary_key=True),
+    sa.Column("channel", sa.String(200), primary_key=True),
+    sa.Column("blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("linked_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What an editor's message does in a blog: "publish" (the default, no row) or "draft".
+# Contributors' messages are always submitted for review.
+intake_blogs = sa.Table(
+    "intake_blogs",
+    metadata,
+    sa.Column(
+        "blog_id",
+        sa.Integer,
+        sa.ForeignKey("blogs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("editor_posts", sa.String(16), nullable=False),
+)

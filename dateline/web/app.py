@@ -26,13 +26,15 @@ from dateline.bus import open_bus
 from dateline.config import Settings
 from dateline.errors import DatelineError
 from dateline.hub import Hub
+from dateline.intake import check_settings as check_intake_settings
+from dateline.intake import open_intake
 from dateline.newsroom import Newsroom
 from dateline.newsroom.scheduling import embed_fetcher, poll_announcer, scheduler
 from dateline.outbound import websub
 from dateline.outbound.webhooks import Deliverer
 from dateline.outbound.websub import WebSubPinger
 from dateline.store import open_store
-from dateline.web import console, errors
+from dateline.web import console, errors, reporters
 from dateline.web.api import exports, openapi, uploads, webhooks
 from dateline.web.api import handlers as api
 from dateline.web.cache import BlogHeaders, RenderCache
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.load()
     grip.check_settings(settings)
     websub.check_settings(settings)
+    check_intake_settings(settings)
     templates = make_templates()
     # Rendered pages and JSON, per blog seq; the build id makes a deploy's new templates count.
     build = hashlib.sha256(
@@ -173,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             newsroom=newsroom,
             signing_key=key.encode(),
             grip=publisher,
+            intake=await open_intake(newsroom, settings),
         )
         rounds = [
             scheduler(newsroom, settings.schedule_seconds),
@@ -192,6 +196,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await task.close()
             await deliverer.close()
             await pinger.close()
+            if app.state.services.intake is not None:
+                await app.state.services.intake.close()
             newsroom.close()
             if publisher is not None:
                 await publisher.close()
@@ -226,6 +232,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             PATCH=webhooks.patch_webhook,
             DELETE=webhooks.delete_webhook,
         ),
+        Route("/intake/telegram", reporters.telegram_webhook, methods=["POST"]),
+        Route("/intake/slack/events", reporters.slack_events, methods=["POST"]),
+        Route("/intake/slack/command", reporters.slack_command, methods=["POST"]),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),

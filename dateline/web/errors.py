@@ -33,8 +33,8 @@ _CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 500: 
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    if path.startswith("/api/") or path == "/healthz" or path.endswith("/live"):
-        return True
+    if path.startswith(("/api/", "/intake/")) or path == "/healthz" or path.endswith("/live"):
+        return True  # /intake/: the platforms' webhooks (Telegram, Slack) are machines too
     # A client that sends or asks for JSON (a reader's vote from the page's script, an API
     # client voting) gets its errors as JSON too.
     sent = request.headers.get("content-type", "").split(";")[0].strip().lower()

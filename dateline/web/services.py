@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from dateline.bus import Bus
 from dateline.config import Settings
 from dateline.hub import Hub
+from dateline.intake import Intake
 from dateline.newsroom import Newsroom
 from dateline.store import Store
 from dateline.web.cache import BlogHeaders, RenderCache
@@ -32,6 +33,7 @@ class Services:
     newsroom: Newsroom
     signing_key: bytes  # signs session cookies
     grip: GripPublisher | None = None  # with push = grip: publishes committed events
+    intake: Intake | None = None  # reporter inputs: Telegram, Slack, the SMTP receiver
     # Live readers this node takes before answering 503: the setting, lowered by the server
     # layer to keep room under its connection cap for the newsroom and the API.
     live_limit: int = 0
