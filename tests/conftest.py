@@ -24,11 +24,9 @@ from dateline.store import Store, open_store
 from dateline.web.server import ServedApp, served_app
 from dateline.web.server.run import uvicorn_options
 from dateline.web.services import Services
+from tests.nodes import SEED
 from tests.servers import PostgresServer, free_port, start_postgres
 
-SEED = (
-    Path(__file__).resolve().parents[1] / "dateline" / "demo" / "cnn-2023-03-20-xi-putin-moscow.txt"
-)
 _db_names = itertools.count()
 
 

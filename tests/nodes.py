@@ -3,17 +3,23 @@ and the nginx configuration we ship in front of them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from tests.servers import free_port
+
+SEED = (
+    Path(__file__).resolve().parents[1] / "dateline" / "demo" / "cnn-2023-03-20-xi-putin-moscow.txt"
+)
 
 CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -29,6 +35,26 @@ def cli(*args: str, db: str) -> str:
         capture_output=True, text=True, timeout=60, env=_env(), check=True,
     )  # fmt: skip
     return out.stdout
+
+
+@contextlib.contextmanager
+def two_nodes(
+    db: str, bus_url: str, logs: Path, slug: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[Node, Node, str]]:
+    """The seed blog imported as `slug` into `db`, an editor of it (their API token is the
+    third item), and two nodes sharing the store and the bus."""
+    cli("import", str(SEED), "--slug", slug, db=db)
+    token = cli(
+        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", slug,
+        "--token", db=db,
+    ).strip().splitlines()[-1]  # fmt: skip
+    a = Node(db, bus_url, logs / "node-a.log", env=env)
+    b = Node(db, bus_url, logs / "node-b.log", env=env)
+    try:
+        yield a, b, token
+    finally:
+        a.stop()
+        b.stop()
 
 
 class Node:

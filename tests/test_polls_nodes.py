@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from tests import sse
-from tests.conftest import SEED
-from tests.nodes import Node, cli
+from tests.nodes import Node, two_nodes
 from tests.servers import PostgresServer, RedisServer, free_port, start_redis
 
 pytestmark = pytest.mark.postgres
@@ -35,18 +34,10 @@ def cluster(
     postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[Node, Node, str]]:
     db = postgres.create_database(f"polls{os.getpid()}_{free_port()}")
-    cli("import", str(SEED), "--slug", SLUG, db=db)
-    token = cli(
-        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", SLUG,
-        "--token", db=db,
-    ).strip().splitlines()[-1]  # fmt: skip
     # Every test client comes from 127.0.0.1: lift the per-address limit.
     env = {"DATELINE_POLL_VOTES_PER_MINUTE": "0", "DATELINE_SECRET_KEY": "shared-by-both"}
-    a = Node(db, redis_server.url, tmp_path / "node-a.log", env=env)
-    b = Node(db, redis_server.url, tmp_path / "node-b.log", env=env)
-    yield a, b, token
-    a.stop()
-    b.stop()
+    with two_nodes(db, redis_server.url, tmp_path, SLUG, env=env) as nodes:
+        yield nodes
 
 
 async def _vote(base: str, url: str, option: int) -> int:

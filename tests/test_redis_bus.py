@@ -14,7 +14,7 @@ import pytest
 
 from tests import sse
 from tests.conftest import SEED
-from tests.nodes import Node, cli
+from tests.nodes import Node, cli, two_nodes
 from tests.servers import PostgresServer, RedisServer, free_port, start_redis
 
 pytestmark = pytest.mark.postgres
@@ -33,16 +33,8 @@ def cluster(
     postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[Node, Node, str]]:
     db = postgres.create_database(f"bus{os.getpid()}_{free_port()}")
-    cli("import", str(SEED), "--slug", SLUG, db=db)
-    token = cli(
-        "user", "create", "ed@example.org", "--name", "Ed", "--role", "editor", "--blog", SLUG,
-        "--token", db=db,
-    ).strip().splitlines()[-1]  # fmt: skip
-    a = Node(db, redis_server.url, tmp_path / "node-a.log")
-    b = Node(db, redis_server.url, tmp_path / "node-b.log")
-    yield a, b, token
-    a.stop()
-    b.stop()
+    with two_nodes(db, redis_server.url, tmp_path, SLUG) as nodes:
+        yield nodes
 
 
 async def _publish(node: Node, token: str, headline: str) -> int:
