@@ -9,12 +9,14 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
 * contributors, on the blogs they are members of, write drafts and submit them for review, and
   edit, delete and see the history of their own posts until those are published or scheduled;
 * editors add, change and close readers' polls in the posts of the blogs they are members of;
+* editors decide which posts notify the blog's followers (web push) when they go out;
 * editors export the blogs they are members of, whole (every post in every status, its history,
   the members' emails);
 * any newsroom user may upload images (uploading is not publishing);
 * only admins manage users and memberships;
 * readers, without an account, vote once in each open poll of a published post in live coverage
-  (newsroom/polls.py; the store decides "open" and "once" in the vote's own transaction).
+  (newsroom/polls.py; the store decides "open" and "once" in the vote's own transaction), and
+  follow and unfollow live blogs' notifications (outbound/followers.py).
 
 `check` is pure: it decides on a user, an action, whether the user is a member of the blog, and
 the post as it is (inside the write transaction, for changes). `Permissions.ensure` looks the
@@ -47,6 +49,7 @@ class Action(enum.Enum):
     EXPORT_BLOG = "export this blog whole (every post in every status, its history, its members)"
     KEEP_SCORE = "set, count and clear this blog's score box"
     POLL = "add, change or close readers' polls"
+    NOTIFY = "notify the blog's followers of a post"
 
 
 # Actions on a blog that need membership of it (admins are members of every blog).
@@ -63,6 +66,9 @@ _EDITORS_ONLY = {
     Action.EXPORT_BLOG: "contributors cannot export a blog; ask an editor of it",
     Action.KEEP_SCORE: "contributors cannot change the score box; ask an editor",
     Action.POLL: "contributors cannot add or change polls; ask an editor to add one",
+    Action.NOTIFY: (
+        "contributors cannot notify the blog's followers; an editor decides that when publishing"
+    ),
 }
 # What a contributor may do to a post, and only their own, before it goes out.
 _OWN_POSTS = {

@@ -10,6 +10,7 @@ each, and put together here as one `Store`:
     transfer.py whole blogs in (imports, in batches, hidden until done) and out (exports)
     people.py   users, tokens, memberships, sessions, sign-in failures, instance values
     media.py    uploaded images' records
+    push.py     web push: followers of blogs, notifications on their way to them
     rows.py     rows ↔ the domain's dataclasses
     schema.py   the tables; migrations/ creates them
 
@@ -25,10 +26,11 @@ from dateline.store.media import MediaRows
 from dateline.store.migrate import migrate
 from dateline.store.people import PeopleRows, TokenInfo
 from dateline.store.posts import Keyset, PostChange
+from dateline.store.push import Delivery, PushRows
 from dateline.store.transfer import LoggedEvent, TransferRows
 
 
-class Store(TransferRows, PeopleRows, MediaRows):
+class Store(TransferRows, PeopleRows, MediaRows, PushRows):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engines: Engines = create_engines(url)
@@ -55,6 +57,7 @@ async def open_store(url: str, *, upgrade: bool = True) -> Store:
 
 
 __all__ = [
+    "Delivery",
     "Keyset",
     "LoggedEvent",
     "PostChange",

@@ -28,6 +28,7 @@ from dateline.errors import DatelineError
 from dateline.hub import Hub
 from dateline.newsroom import Newsroom
 from dateline.newsroom.scheduling import embed_fetcher, poll_announcer, scheduler
+from dateline.outbound.push import open_web_push, web_push_round
 from dateline.store import open_store
 from dateline.web import console, errors
 from dateline.web.api import exports, openapi, uploads
@@ -39,7 +40,7 @@ from dateline.web.live.delta import events_delta
 from dateline.web.live.encoder import EventEncoder
 from dateline.web.live.grip import GripPublisher
 from dateline.web.live.stream import live
-from dateline.web.reader import pages
+from dateline.web.reader import follow, pages
 from dateline.web.reader import polls as reader_polls
 from dateline.web.security import SecurityHeaders
 from dateline.web.services import Services
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         key = settings.secret_key or await store.instance_value(
             "secret_key", lambda: secrets.token_urlsafe(32)
         )
+        web_push = await open_web_push(store, settings)
         app.state.services = Services(
             settings=settings,
             templates=templates,
@@ -158,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             newsroom=newsroom,
             signing_key=key.encode(),
             grip=publisher,
+            push=web_push,
         )
         rounds = [
             scheduler(newsroom, settings.schedule_seconds),
@@ -166,6 +169,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # a fifth of it, while a storm still gives one results event per interval.
             poll_announcer(newsroom, settings.poll_results_seconds / 5),
         ]
+        if web_push is not None:
+            rounds.append(web_push_round(web_push))
         for task in rounds:
             task.start()
         try:
@@ -174,6 +179,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for task in rounds:
                 await task.close()
             newsroom.close()
+            if web_push is not None:
+                await web_push.close()
             if publisher is not None:
                 await publisher.close()
             await hub.close()
@@ -198,6 +205,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/media", uploads.upload, methods=["POST"]),
         Route("/api/v1/blogs/{slug}/export", exports.export_blog),
         Route("/api/v1/blogs/{slug}/events", events_delta),
+        Route("/api/v1/push/key", follow.push_key),
+        Route("/sw.js", follow.service_worker),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),
@@ -208,6 +217,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}/feed.atom", pages.feed),
         Route("/{slug}/embed", pages.embed),
         Route("/{slug}/polls/{poll_id}/vote", reader_polls.vote, methods=["POST"]),
+        by_method("/{slug}/followers", POST=follow.follow, DELETE=follow.unfollow),
     ]
     middleware = [
         # Content-Security-Policy and the other defences' headers, on every answer.
