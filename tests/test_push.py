@@ -23,6 +23,7 @@ from dateline.store import Store, open_store
 from dateline.store import schema as t
 from tests.conftest import Running
 from tests.push_service import PushService, unb64url
+from tests.test_console import make_person, sign_in
 
 SLUG = "xi-putin-moscow"
 POSTS = f"/api/v1/blogs/{SLUG}/posts"
@@ -439,3 +440,30 @@ def test_vapid_claims_expire_within_a_day() -> None:
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["aud"] == "https://push.example"
     assert 0 < claims["exp"] - 1_000_000 <= 24 * 3600
+
+
+@WITH_PUSH
+async def test_the_console_offers_notify_followers_to_editors_only(
+    seeded: Running, service: PushService
+) -> None:
+    await _follow(seeded, service, "reader")
+    editor = await make_person(seeded, "editor", blogs=(SLUG,))
+    contributor = await make_person(seeded, "contributor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        csrf = await sign_in(c, contributor)
+        assert 'name="notify"' not in (await c.get(f"/newsroom/blogs/{SLUG}")).text
+    async with seeded.client() as c:
+        csrf = await sign_in(c, editor)
+        page = (await c.get(f"/newsroom/blogs/{SLUG}")).text
+        assert 'id="c-notify"' in page and "Notify followers" in page
+        # Without JavaScript: a key event with the box unticked tells nobody; ticked, it does.
+        for headline, notify in (("Quiet key event", {}), ("Loud key event", {"notify": "1"})):
+            r = await c.post(
+                f"/newsroom/blogs/{SLUG}/compose",
+                data={"headline": headline, "body": "", "people": "Ed", "kind": "published",
+                      "key_event": "1", "notify_offered": "1", "csrf_token": csrf, **notify},
+            )  # fmt: skip
+            assert r.status_code == 303, r.text
+    await _rounds(seeded)
+    [got] = await _wait_for(service, "reader", 1)
+    assert got.payload["headline"] == "Loud key event"
