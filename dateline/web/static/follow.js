@@ -79,6 +79,7 @@ function setUp() {
     }
     let subscription = null;
     try {
+      box.dataset.step = "registering"; // how far it got, for whoever looks (tests)
       const key = await (await fetch(box.dataset.key)).json();
       const registration = await navigator.serviceWorker.register("/sw.js", { scope });
       await activated(registration);
@@ -87,6 +88,7 @@ function setUp() {
         userVisibleOnly: true,
         applicationServerKey: base64urlToBytes(key.public_key),
       });
+      box.dataset.step = "sending";
       const answer = await send("POST", followers, subscription.toJSON());
       if (answer.status === 409) {
         await subscription.unsubscribe();
@@ -101,8 +103,6 @@ function setUp() {
       // reader, and no half-made subscription left behind.
       if (subscription) subscription.unsubscribe().catch(() => {});
       say("failed");
-    } finally {
-      delete box.dataset.step;
     }
   }
 
