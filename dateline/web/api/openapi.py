@@ -339,6 +339,13 @@ def spec() -> dict[str, Any]:
                        "checks": {"type": "object"}},
         "required": ["status", "database", "checks"],
     }  # fmt: skip
+    schemas["PushKey"] = {
+        "type": "object",
+        "properties": {"public_key": {
+            "type": "string", "description": "the VAPID public key, base64url (65 bytes): "
+            "pushManager.subscribe's applicationServerKey"}},
+        "required": ["public_key"],
+    }  # fmt: skip
     words = inputs.MediaUpload.model_json_schema()["properties"]
     upload = {
         "type": "object",
@@ -405,6 +412,10 @@ def spec() -> dict[str, Any]:
                     "requestBody": {"required": True, "content": {"multipart/form-data": {
                         "schema": upload}}},
                 },
+            },
+            "/api/v1/push/key": {
+                "get": _op("The key browsers subscribe to web push with (docs/api.md, "
+                           "Following a story)", 200, "PushKey", errors=(404,)),
             },
             "/api/v1/blogs/{slug}/events": {
                 "parameters": [_SLUG],
