@@ -394,7 +394,7 @@ async def test_the_page_offers_following_while_the_story_is_live(seeded: Running
     async with seeded.client() as c:
         page = (await c.get(f"/{SLUG}")).text
         assert 'id="follow"' in page and f'data-followers="{FOLLOWERS}"' in page
-        assert "follow.js" in page
+        assert "live.js" in page  # which imports follow.js
         worker = await c.get("/sw.js")
         assert worker.status_code == 200
         assert worker.headers["content-type"].startswith("text/javascript")
