@@ -1,4 +1,4 @@
-"""The `dateline` command: demo, serve, migrate, user, import, export."""
+"""The `dateline` command: demo, serve, migrate, push-keys, user, import, export."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from dateline.importers import ImportedBlog
 from dateline.importers.text import parse_text
 from dateline.model import Role, User
 from dateline.newsroom import Newsroom
+from dateline.outbound.vapid import load_private_key, new_private_key, public_key_of
 from dateline.store import open_store
 
 console = Console(highlight=False, soft_wrap=True)
@@ -196,6 +197,16 @@ def migrate(db: str | None) -> None:
     settings = Settings.load({"database_url": database_url(db)})
     run(lambda: _with_newsroom(settings, _noop))
     console.print(f"database {settings.public()['database_url']} is up to date")
+
+
+@main.command("push-keys")
+def push_keys() -> None:
+    """Make a VAPID key pair for web push: set DATELINE_VAPID_PRIVATE_KEY to the first line."""
+    private = new_private_key()
+    console.print(f"DATELINE_VAPID_PRIVATE_KEY={private}")
+    console.print(
+        f"# public key (pages hand it to browsers): {public_key_of(load_private_key(private))}"
+    )
 
 
 # -- user ----------------------------------------------------------------------------------

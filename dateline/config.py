@@ -257,6 +257,47 @@ SETTINGS: tuple[Setting, ...] = (
         "max_email_bytes",
         "Largest email the SMTP receiver accepts, attachments included (552 beyond).",
     ),
+    Setting(
+        "web_push",
+        "Offer readers of live blogs a 'Follow this story' button (web push notifications); "
+        "false hides it, refuses new followers and sends nothing.",
+    ),
+    Setting(
+        "vapid_private_key",
+        "The P-256 key web push requests are signed with (VAPID), as PEM or base64url of its 32 "
+        "bytes (`dateline push-keys` makes one); empty: one is made on first use and kept in the "
+        "store.",
+        secret=True,
+    ),
+    Setting(
+        "vapid_subject",
+        "A contact for push services' operators, sent with every notification: mailto:ADDRESS "
+        "or an https:// URL (Apple's push service refuses notifications without one).",
+    ),
+    Setting(
+        "push_min_minutes",
+        "Least minutes between two web push notifications of one blog; a post marked notify "
+        "within them waits for them to pass, and a newer one replaces it. 0: no limit.",
+    ),
+    Setting(
+        "push_services",
+        "Hosts (and their subdomains) of the push services followers' subscriptions may point "
+        "at, comma-separated: Dateline sends requests nowhere else.",
+    ),
+    Setting(
+        "push_attempts",
+        "Attempts to deliver one notification to one follower before it is given up.",
+    ),
+    Setting(
+        "push_retry_seconds",
+        "First wait before a notification is sent again after its push service failed (429, "
+        "5xx, no answer); it doubles each time, or follows the service's Retry-After.",
+    ),
+    Setting(
+        "push_follows_per_minute",
+        "Follow and unfollow requests one client address may make per minute, counted by each "
+        "node on its own; 0: no limit.",
+    ),
 )
 
 
@@ -323,6 +364,16 @@ class Settings:
     smtp_host: str = "127.0.0.1"
     smtp_domain: str = ""
     max_email_bytes: int = 26_214_400
+    web_push: bool = True
+    vapid_private_key: str = ""
+    vapid_subject: str = ""
+    push_min_minutes: float = 5.0
+    push_services: str = (
+        "fcm.googleapis.com,push.services.mozilla.com,notify.windows.com,push.apple.com"
+    )
+    push_attempts: int = 6
+    push_retry_seconds: float = 30.0
+    push_follows_per_minute: int = 10
 
     @classmethod
     def load(

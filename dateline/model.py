@@ -356,6 +356,7 @@ class Post:
     review_note: str | None = internal()  # an editor's comment when sending a post back
     embeds_due: datetime | None = internal()  # when pending embeds are fetched (again)
     poll: Poll | None = None  # kept in the polls table (store/polls.py), not in the post's row
+    notify: bool = internal(default=False)  # followers get a web push when it goes out
 
     @property
     def visible(self) -> bool:

@@ -273,6 +273,9 @@ class PostCreate(_Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     pinned: bool = False
     key_event: bool = False
+    # Send the blog's followers a web push notification when the post goes out (editors only);
+    # unset: key events notify, other posts do not.
+    notify: bool | None = None
     status: Status | None = None
     published_at: AwareTime = None
     publish_at: ScheduleTime = None
@@ -298,6 +301,8 @@ class PostPatch(_Strict):
     tags: list[Tag] | None = Field(default=None, max_length=20)
     pinned: bool | None = None
     key_event: bool | None = None
+    # Whether followers are notified when the post goes out (it has no effect once it is out).
+    notify: bool | None = None
     status: Status | None = None
     published_at: AwareTime = None
     publish_at: ScheduleTime = None

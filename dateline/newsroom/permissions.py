@@ -13,12 +13,14 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
   of (each receives every event of the blog, and its secret);
 * editors link chat channels (Slack) to the blogs they are members of and choose whether an
   editor's message there publishes or waits as a draft (reporter inputs, dateline/intake/);
+* editors decide which posts notify the blog's followers (web push) when they go out;
 * editors export the blogs they are members of, whole (every post in every status, its history,
   the members' emails);
 * any newsroom user may upload images (uploading is not publishing);
 * only admins manage users and memberships;
 * readers, without an account, vote once in each open poll of a published post in live coverage
-  (newsroom/polls.py; the store decides "open" and "once" in the vote's own transaction).
+  (newsroom/polls.py; the store decides "open" and "once" in the vote's own transaction), and
+  follow and unfollow live blogs' notifications (outbound/followers.py).
 
 `check` is pure: it decides on a user, an action, whether the user is a member of the blog, and
 the post as it is (inside the write transaction, for changes). `Permissions.ensure` looks the
@@ -53,6 +55,7 @@ class Action(enum.Enum):
     POLL = "add, change or close readers' polls"
     WEBHOOKS = "register, see, pause, resume and delete this blog's webhooks"
     CONNECT_INPUTS = "link chat channels to this blog and choose what editors' messages do"
+    NOTIFY = "notify the blog's followers of a post"
 
 
 # Actions on a blog that need membership of it (admins are members of every blog).
@@ -72,6 +75,9 @@ _EDITORS_ONLY = {
     Action.WEBHOOKS: "contributors cannot manage a blog's webhooks; ask an editor of it",
     Action.CONNECT_INPUTS: (
         "contributors cannot link channels to a blog or change what messages do; ask an editor"
+    ),
+    Action.NOTIFY: (
+        "contributors cannot notify the blog's followers; an editor decides that when publishing"
     ),
 }
 # What a contributor may do to a post, and only their own, before it goes out.

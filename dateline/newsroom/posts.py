@@ -96,7 +96,26 @@ def _asked_for(data: Mapping[str, Any] | PostCreate | PostPatch, *, changing: bo
         asked.append(Action.REVIEW)
     if "poll" in raw and (changing or raw["poll"] is not None):
         asked.append(Action.POLL)
+    if raw.get("notify") is not None and (changing or raw["notify"]):
+        asked.append(Action.NOTIFY)
     return asked
+
+
+def _notify(post: Post, sent: bool | None, key_changed: bool, was_published: bool) -> None:
+    """Whether followers are notified when the post goes out: as sent, else following the key
+    event flag while the post is not out yet. Followers are told when a post goes out, once."""
+    if was_published:
+        if sent and not post.notify:
+            raise Conflict(
+                "this post is out already; followers are notified when a post is published, "
+                "so write a new post to tell them",
+                field="notify",
+            )
+        return
+    if sent is not None:
+        post.notify = sent
+    elif key_changed:
+        post.notify = post.key_event
 
 
 def _still_covering(blog: Blog) -> None:
@@ -211,6 +230,9 @@ class PostCases(EmbedCases):
             published_at=(sent.published_at or self.clock()) if published else None,
             publish_at=sent.publish_at if status is PostStatus.SCHEDULED else None,
             poll=polls.new_poll(sent.poll, self.clock()) if sent.poll is not None else None,
+            # Key events notify followers unless the writer says otherwise (only editors mark
+            # key events, and only they notify).
+            notify=sent.key_event if sent.notify is None else sent.notify,
         )
         self.apply_body(post, sent.body)
         if status in _GOING_OUT and not _has_words(post):
@@ -297,6 +319,7 @@ class PostCases(EmbedCases):
                 post.pinned = bool(sent.pinned)
             if key_changed:
                 post.key_event = bool(sent.key_event)
+            _notify(post, sent.notify, key_changed, was_published)
             if "review_note" in fields:
                 post.review_note = sent.review_note or None
             poll_changed = False

@@ -18,6 +18,12 @@ def poll_vote_path(slug: str, poll_id: str) -> str:
     return f"/{slug}/polls/{poll_id}/vote"
 
 
+def followers_path(slug: str) -> str:
+    """Where a browser follows (POST) and unfollows (DELETE) a story; with a trailing slash, the
+    scope of the blog's push service worker (no page lives under it)."""
+    return f"/{slug}/followers"
+
+
 def live_path(slug: str) -> str:
     return f"/{slug}/live"
 

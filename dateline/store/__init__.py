@@ -12,6 +12,7 @@ each, and put together here as one `Store`:
     media.py    uploaded images' records
     webhooks.py signed webhooks: their cursors, leases and delivery logs
     intake.py   reporter inputs: pairing codes, pairings, messages received, linked channels
+    push.py     web push: followers of blogs, notifications on their way to them
     rows.py     rows ↔ the domain's dataclasses
     schema.py   the tables; migrations/ creates them
 
@@ -28,11 +29,12 @@ from dateline.store.media import MediaRows
 from dateline.store.migrate import migrate
 from dateline.store.people import PeopleRows, TokenInfo
 from dateline.store.posts import Keyset, PostChange
+from dateline.store.push import Delivery, PushRows
 from dateline.store.transfer import LoggedEvent, TransferRows
 from dateline.store.webhooks import WebhookRows
 
 
-class Store(TransferRows, PeopleRows, MediaRows, WebhookRows, IntakeRows):
+class Store(TransferRows, PeopleRows, MediaRows, WebhookRows, IntakeRows, PushRows):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engines: Engines = create_engines(url)
@@ -59,6 +61,7 @@ async def open_store(url: str, *, upgrade: bool = True) -> Store:
 
 
 __all__ = [
+    "Delivery",
     "Keyset",
     "LinkedChannel",
     "LoggedEvent",

@@ -135,6 +135,8 @@ posts = sa.Table(
     # Snapshots of the URLs alone on a line of the body, and when pending ones are fetched.
     sa.Column("embeds", sa.JSON, nullable=False, default=list),
     sa.Column("embeds_due", UTCDateTime),
+    # Whether the blog's followers get a web push notification when the post goes out.
+    sa.Column("notify", sa.Boolean, nullable=False, default=False),
     sa.Index("ix_posts_blog_timeline", "blog_id", "status", "published_at", "public_id"),
     sa.Index("ix_posts_schedule", "status", "publish_at"),
     sa.Index("ix_posts_embeds_due", "embeds_due"),
@@ -403,4 +405,67 @@ intake_blogs = sa.Table(
         primary_key=True,
     ),
     sa.Column("editor_posts", sa.String(16), nullable=False),
+)
+
+# Web push (store/push.py). A follower is the push service's endpoint and the browser's two keys
+# for one blog: no address, no user agent, no account.
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("endpoint", sa.String(1000), nullable=False),
+    sa.Column("p256dh", sa.String(100), nullable=False),
+    sa.Column("auth", sa.String(50), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("blog_id", "endpoint", name="uq_push_subscriptions_blog_id"),
+)
+
+# How far web push has read each followed blog's event log, the newest post waiting to be
+# announced (at most one notification per push_min_minutes), and when the last one went out.
+# Whichever node moves `seen_seq` (a conditional UPDATE) turns those events into messages.
+push_blogs = sa.Table(
+    "push_blogs",
+    metadata,
+    sa.Column(
+        "blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("seen_seq", sa.Integer, nullable=False),
+    sa.Column("pending_post", sa.String(32)),
+    sa.Column("sent_at", UTCDateTime),
+)
+
+# One notification of a blog (its JSON, encrypted per follower when sent); `final` is the last
+# notice of ended coverage, after which each follower's subscription is removed.
+push_messages = sa.Table(
+    "push_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("blog_id", sa.Integer, sa.ForeignKey("blogs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("final", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A message still to deliver to one follower; a node claims it by moving `next_at` past now
+# (a lease), and puts it off further after a failure (back-off).
+push_deliveries = sa.Table(
+    "push_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "message_id",
+        sa.Integer,
+        sa.ForeignKey("push_messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("push_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_at", UTCDateTime, nullable=False),
+    sa.Index("ix_push_deliveries_next_at", "next_at"),
 )

@@ -31,6 +31,7 @@ from dateline.intake import open_intake
 from dateline.newsroom import Newsroom
 from dateline.newsroom.scheduling import embed_fetcher, poll_announcer, scheduler
 from dateline.outbound import websub
+from dateline.outbound.push import open_web_push, web_push_round
 from dateline.outbound.webhooks import Deliverer
 from dateline.outbound.websub import WebSubPinger
 from dateline.store import open_store
@@ -44,7 +45,7 @@ from dateline.web.live.delta import events_delta
 from dateline.web.live.encoder import EventEncoder
 from dateline.web.live.grip import GripPublisher
 from dateline.web.live.stream import live
-from dateline.web.reader import pages
+from dateline.web.reader import follow, pages
 from dateline.web.reader import polls as reader_polls
 from dateline.web.security import SecurityHeaders
 from dateline.web.services import Services
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         key = settings.secret_key or await store.instance_value(
             "secret_key", lambda: secrets.token_urlsafe(32)
         )
+        web_push = await open_web_push(store, settings)
         app.state.services = Services(
             settings=settings,
             templates=templates,
@@ -177,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             signing_key=key.encode(),
             grip=publisher,
             intake=await open_intake(newsroom, settings),
+            push=web_push,
         )
         rounds = [
             scheduler(newsroom, settings.schedule_seconds),
@@ -187,6 +190,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             deliverer.repeating(),
             pinger.repeating(),
         ]
+        if web_push is not None:
+            rounds.append(web_push_round(web_push))
         for task in rounds:
             task.start()
         try:
@@ -199,6 +204,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if app.state.services.intake is not None:
                 await app.state.services.intake.close()
             newsroom.close()
+            if web_push is not None:
+                await web_push.close()
             if publisher is not None:
                 await publisher.close()
             await hub.close()
@@ -235,6 +242,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/intake/telegram", reporters.telegram_webhook, methods=["POST"]),
         Route("/intake/slack/events", reporters.slack_events, methods=["POST"]),
         Route("/intake/slack/command", reporters.slack_command, methods=["POST"]),
+        Route("/api/v1/push/key", follow.push_key),
+        Route("/sw.js", follow.service_worker),
         Mount("/static", HashedStatic(directory=STATIC), name="static"),
         Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/media/{name}", uploads.serve, methods=["GET", "HEAD"]),
@@ -245,6 +254,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/{slug}/feed.atom", pages.feed),
         Route("/{slug}/embed", pages.embed),
         Route("/{slug}/polls/{poll_id}/vote", reader_polls.vote, methods=["POST"]),
+        by_method("/{slug}/followers", POST=follow.follow, DELETE=follow.unfollow),
     ]
     middleware = [
         # Content-Security-Policy and the other defences' headers, on every answer.

@@ -377,6 +377,13 @@ def spec() -> dict[str, Any]:
         "required": ["status", "database", "checks"],
     }  # fmt: skip
     schemas.update(_webhook_schemas())
+    schemas["PushKey"] = {
+        "type": "object",
+        "properties": {"public_key": {
+            "type": "string", "description": "the VAPID public key, base64url (65 bytes): "
+            "pushManager.subscribe's applicationServerKey"}},
+        "required": ["public_key"],
+    }  # fmt: skip
     words = inputs.MediaUpload.model_json_schema()["properties"]
     upload = {
         "type": "object",
@@ -461,6 +468,10 @@ def spec() -> dict[str, Any]:
                 "delete": {"summary": "Delete a webhook", "security": [{"bearer": []}],
                            "responses": {"204": {"description": "deleted"},
                                          **_errors(401, 403, 404)}},
+            },
+            "/api/v1/push/key": {
+                "get": _op("The key browsers subscribe to web push with (docs/api.md, "
+                           "Following a story)", 200, "PushKey", errors=(404,)),
             },
             "/api/v1/blogs/{slug}/events": {
                 "parameters": [_SLUG],

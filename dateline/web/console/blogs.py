@@ -198,6 +198,7 @@ async def blog_console(request: Request, **form: Any) -> Response:
         members=members,
         people=people,
         can_publish=permissions.may(user, Action.PUBLISH, blog=blog, member=member),
+        can_notify=permissions.may(user, Action.NOTIFY, blog=blog, member=member),
         score=score_view(blog.score.to_json() if blog.score else None),
         can_keep_score=permissions.may(user, Action.KEEP_SCORE, blog=blog, member=member),
         embed_html=embed_snippet(origin, blog.slug),
@@ -215,6 +216,7 @@ def _console_post(post: Post, blog: Blog) -> dict[str, Any]:
     view = post_view(post_json(post), blog)
     view["publish_at"] = render.rfc3339(post.publish_at) if post.publish_at else None
     view["review_note"] = post.review_note
+    view["notify"] = post.notify
     view["publish_at_ap"] = (
         render.ap_datetime(post.publish_at, blog.timezone) if post.publish_at else ""
     )
@@ -254,6 +256,7 @@ async def post_editor(request: Request, **form: Any) -> Response:
                    for r in reversed(revisions)],
         people=sorted({a.name for a in blog.authors} | {m.name for m in members}),
         can_publish=permissions.may(user, Action.PUBLISH, blog=blog, member=member),
+        can_notify=permissions.may(user, Action.NOTIFY, blog=blog, member=member),
         can_edit=why_not is None,
         read_only_reason=why_not,
         can_delete=permissions.may(user, Action.DELETE_POST, blog=blog, member=member, post=post),
@@ -287,6 +290,8 @@ async def compose(request: Request) -> Response:
     for flag in ("key_event", "pinned"):
         if flag in form:
             data[flag] = True
+    if "notify_offered" in form:  # the box is offered only to editors, before a post goes out
+        data["notify"] = "notify" in form
     try:
         blog = await newsroom.open_blog(session.user, slug)
         poll = _poll_sent(form, blog.timezone)

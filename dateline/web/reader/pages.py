@@ -100,6 +100,10 @@ async def _blog_page(
         # Live updates belong to the first page; later pages are history.
         live=not cursor,
     )
+    # "Follow this story" (web push) while the story is live; the page's script shows the button
+    # only where the browser can take notifications.
+    if state.push is not None and blog.status is BlogStatus.LIVE and not cursor:
+        context["follow_url"] = urls.followers_path(blog.slug)
     return _html(request, "blog.html", **context)
 
 

@@ -128,6 +128,19 @@ function setupCompose(form) {
   let draftId = null;
   let pendingFile = null;
   let sending = false;
+
+  // Key events notify followers by default: ticking Key event ticks Notify followers, until the
+  // editor decides for themselves.
+  const notify = $("c-notify");
+  if (notify && $("c-key-event")) {
+    let decided = false;
+    notify.addEventListener("change", () => {
+      decided = true;
+    });
+    $("c-key-event").addEventListener("change", (event) => {
+      if (!decided) notify.checked = event.target.checked;
+    });
+  }
   let saving = Promise.resolve(); // the autosave in flight, if any; it never rejects
   let previewTimer = null;
   let saveTimer = null;
@@ -172,6 +185,7 @@ function setupCompose(form) {
     };
     if ($("c-key-event")) post.key_event = $("c-key-event").checked;
     if ($("c-pinned")) post.pinned = $("c-pinned").checked;
+    if ($("c-notify")) post.notify = $("c-notify").checked;
     if (!post.contributors.length) post.contributors = null;
     const poll = pollSent();
     if (poll) post.poll = poll;

@@ -3,6 +3,7 @@
 
 import "./poll.js"; // readers' polls: votes sent with fetch, and this browser's votes remembered
 import "./embeds.js"; // embeds: the provider's frame only when the reader asks
+import "./follow.js"; // "Follow this story": web push, where the browser has it
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
