@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import nh3
@@ -143,6 +144,8 @@ def _blocks(source: str) -> list[tuple[bool, str]]:
         elif opens:
             fence = opens.group(1)
         alone = None if fence or opens else _ALONE.match(line.rstrip("\r\n"))
+        if alone is not None and not _well_formed(alone.group(1)):
+            alone = None  # "https://[oops/" is text, not an address to fetch
         if alone is None:
             text.append(line)
             continue
@@ -153,6 +156,14 @@ def _blocks(source: str) -> list[tuple[bool, str]]:
     if text:
         out.append((False, "".join(text)))
     return out
+
+
+def _well_formed(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return bool(parts.hostname) and (parts.port is None or 0 < parts.port)
+    except ValueError:  # a bad IPv6 literal, a port out of range
+        return False
 
 
 def lone_urls(source: str) -> list[str]:

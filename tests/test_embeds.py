@@ -428,3 +428,13 @@ async def test_an_archive_embed_with_a_foreign_frame_is_refused(
         assert await elsewhere.list_blogs() == []
     finally:
         await elsewhere.close()
+
+
+@pytest.mark.parametrize("line", ["https://[oops/", "http://a]b/", "https://example.org:99999/x"])
+async def test_a_malformed_url_alone_on_a_line_stays_text(running: Running, line: str) -> None:
+    await _blog(running)
+    async with running.client(running.token) as c:
+        r = await c.post("/api/v1/blogs/summit/posts", json={"body": f"hello\n\n{line}\n"})
+        assert r.status_code == 201, r.text
+        assert r.json()["embeds"] == [] and line in r.json()["body"]
+        assert "<p>hello</p>" in r.json()["body_html"]
