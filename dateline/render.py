@@ -161,7 +161,7 @@ def _blocks(source: str) -> list[tuple[bool, str]]:
 def _well_formed(url: str) -> bool:
     try:
         parts = urlsplit(url)
-        return bool(parts.hostname) and (parts.port is None or 0 < parts.port)
+        return bool(parts.hostname) and (parts.port is None or parts.port > 0)
     except ValueError:  # a bad IPv6 literal, a port out of range
         return False
 

@@ -77,7 +77,9 @@ def verify(secret: str, header: str, body: bytes, *, now: float, tolerance: floa
     except (KeyError, ValueError):
         return False
     expected = signature(secret, timestamp, body).split("v1=", 1)[1]
-    return abs(now - timestamp) <= tolerance and hmac.compare_digest(expected, parts.get("v1", ""))
+    return abs(now - timestamp) <= tolerance and hmac.compare_digest(
+        expected.encode(), parts.get("v1", "").encode("utf-8", "replace")
+    )
 
 
 def body_of(slug: str, event: Event) -> bytes:

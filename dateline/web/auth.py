@@ -18,6 +18,7 @@ from starlette.responses import Response
 from dateline.errors import Forbidden, Unauthorized
 from dateline.model import User
 from dateline.newsroom import accounts
+from dateline.web.security import same_secret
 from dateline.web.services import services
 
 SESSION_COOKIE = "dateline_session"
@@ -63,7 +64,7 @@ def _session_id(request: Request) -> str | None:
     if not raw or len(raw) > 200:
         return None
     session_id, _, signature = raw.rpartition(".")
-    if not session_id or not hmac.compare_digest(signature, _signature(_key(request), session_id)):
+    if not session_id or not same_secret(signature, _signature(_key(request), session_id)):
         return None
     return session_id
 
@@ -85,7 +86,7 @@ async def current_session(request: Request) -> Session | None:
 
 
 def check_csrf(session: Session, sent: str | None) -> None:
-    if not sent or not hmac.compare_digest(sent, session.csrf_token):
+    if not sent or not same_secret(sent, session.csrf_token):
         raise Forbidden(
             "the CSRF token is missing or wrong; reload the console page and try again "
             f"(API clients: send the {CSRF_HEADER} header, or use an API token)"

@@ -7,7 +7,17 @@ purpose), the console and the JSON nobody."""
 
 from __future__ import annotations
 
+import hmac
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def same_secret(sent: str, expected: str) -> bool:
+    """Whether a token, cookie or signature someone sent is the expected one, in constant time.
+    Compared as bytes: headers are read as Latin-1, and hmac.compare_digest refuses (raises on)
+    strings with characters outside ASCII, which would turn a forged cookie into a 500."""
+    return hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
 
 _READER = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "

@@ -40,6 +40,7 @@ from dateline.web.console.base import (
 )
 from dateline.web.reader.views import blog_view, embed_snippet, post_view, score_view
 from dateline.web.responses import JSONResponse, read_json
+from dateline.web.security import same_secret
 from dateline.web.services import services
 
 LOGIN_CSRF_COOKIE = "dateline_login_csrf"
@@ -80,7 +81,7 @@ async def login(request: Request) -> Response:
     next_url = _safe_next(text(form, "next"))
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     sent = text(form, CSRF_FIELD)
-    if not cookie or not secrets.compare_digest(cookie, sent):
+    if not cookie or not same_secret(cookie, sent):
         raise Forbidden("the sign-in form expired; reload the page and sign in again")
     address = request.client.host if request.client else "unknown"
     newsroom = services(request).newsroom

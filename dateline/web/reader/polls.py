@@ -29,6 +29,7 @@ from dateline.newsroom import urls
 from dateline.newsroom.shapes import poll_json
 from dateline.web.reader.access import readable_blog
 from dateline.web.responses import JSONResponse, read_json
+from dateline.web.security import same_secret
 from dateline.web.services import services
 
 VOTER_COOKIE = "dateline_voter"
@@ -46,7 +47,7 @@ def _voter(request: Request) -> tuple[str, bool]:
     key = services(request).signing_key
     raw = request.cookies.get(VOTER_COOKIE, "")
     voter, _, signature = raw.rpartition(".")
-    if voter and len(raw) < 200 and hmac.compare_digest(signature, _signature(key, voter)):
+    if voter and len(raw) < 200 and same_secret(signature, _signature(key, voter)):
         return voter, False
     return secrets.token_urlsafe(16), True
 
