@@ -15,7 +15,7 @@ import pytest
 
 from dateline.bus import open_bus
 from dateline.config import Settings
-from dateline.embeds import cards, providers, snapshot
+from dateline.embeds import cards, fetch, providers, snapshot
 from dateline.embeds.fetch import FetchFailed, Guard
 from dateline.errors import ImportFailed, Invalid
 from dateline.exporters.archive import export_archive
@@ -438,3 +438,18 @@ async def test_a_malformed_url_alone_on_a_line_stays_text(running: Running, line
         assert r.status_code == 201, r.text
         assert r.json()["embeds"] == [] and line in r.json()["body"]
         assert "<p>hello</p>" in r.json()["body_html"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1", "2002:a9fe:a9fe::1", "::127.0.0.1", "fec0::1",
+     "::ffff:10.0.0.1", "100.64.0.1", "169.254.169.254", "fe80::1%eth0"],
+)  # fmt: skip
+async def test_addresses_that_lead_inside_are_not_public(address: str) -> None:
+    # IPv6 forms that carry an IPv4 address (NAT64, 6to4, IPv4-compatible) are judged by it.
+    assert not fetch._public(address)
+
+
+async def test_public_addresses_are_public() -> None:
+    assert fetch._public("93.184.216.34") and fetch._public("2606:2800:220:1::1")
+    assert fetch._public("64:ff9b::5db8:d822")  # NAT64 of 93.184.216.34
