@@ -155,10 +155,11 @@ async def _oembed(
     kind = data.get("type") if data.get("type") in _KINDS else "rich"
     text = _words(markup, 2000) if kind == "rich" else ""
     frame = providers.frame_for(provider, url, markup)
-    name = _clip(data.get("provider_name"), 100) if provider.name == "Mastodon" else ""
     embed = Embed(
         url=url,
-        provider=provider.name if provider.name != "Mastodon" else (name or "Mastodon"),
+        # Never the instance's own provider_name: readers' "always load" is kept by provider,
+        # and an instance calling itself "YouTube" must not inherit that consent.
+        provider=provider.name,
         state=EmbedState.READY,
         kind=str(kind),
         title=_clip(data.get("title"), 300),

@@ -26,6 +26,7 @@ from dateline.embeds.fetch import FetchFailed, Guard
 from dateline.errors import DatelineError, Invalid
 from dateline.model import Blog, Embed, EmbedState, EventType, Post, PostStatus, User
 from dateline.newsroom import images, permissions, shapes
+from dateline.newsroom.animations import AnimationLimits
 from dateline.newsroom.permissions import Action
 from dateline.newsroom.uploads import UploadCases
 from dateline.store import PostChange
@@ -167,6 +168,7 @@ class EmbedCases(UploadCases):
                 max_bytes=snapshot.MAX_THUMBNAIL,
                 max_pixels=self.settings.max_contributor_image_pixels,
                 widths=(640,),
+                animation=AnimationLimits.from_settings(self.settings),
             )
         except DatelineError as exc:
             log.info("the thumbnail of %s was refused: %s", embed.url, exc)

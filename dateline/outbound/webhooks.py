@@ -35,6 +35,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -107,7 +108,10 @@ class Deliverer:
         self.token = secrets.token_hex(16)  # whose lease it is
         self.wake = asyncio.Event()
         self._slots = asyncio.Semaphore(PARALLEL)
-        self._client: httpx.AsyncClient | None = None
+        # One client per host name: connections go to checked addresses (not names), and a
+        # pool shared by two names on one address would send B's requests over the TLS session
+        # opened (and certificate checked) for A.
+        self._clients: dict[str, httpx.AsyncClient] = {}
 
     def committed(self, blog_id: int, seq: int) -> None:
         self.wake.set()
@@ -118,8 +122,9 @@ class Deliverer:
         )
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
     async def deliver_due(self) -> None:
         """One round: every due webhook, several at once, each in its own order."""
@@ -200,12 +205,13 @@ class Deliverer:
                 # The address is checked at every delivery: a DNS answer may have changed
                 # since the URL was registered.
                 target, more, extensions = await pinned(webhook.url, self.guard)
-                request = self._http().build_request(
+                client = self._http(urlsplit(webhook.url).hostname or "")
+                request = client.build_request(
                     "POST", target, content=body, headers={**headers, **more},
                     extensions=extensions,
                 )  # fmt: skip
                 # The answer's body is never read: a receiver cannot make this node hold it.
-                response = await self._http().send(request, stream=True)
+                response = await client.send(request, stream=True)
                 await response.aclose()
                 status = response.status_code
                 if response.is_redirect:
@@ -222,13 +228,15 @@ class Deliverer:
         took = round((time.monotonic() - started) * 1000)
         return Delivery(event.seq, at, status, error is None, took, error)
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+    def _http(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.get(host)
+        if client is None:
             # No proxies from the environment: the address check must be the connection's.
-            self._client = httpx.AsyncClient(
+            client = httpx.AsyncClient(
                 follow_redirects=False, trust_env=False, timeout=httpx.Timeout(self.timeout)
             )
-        return self._client
+            self._clients[host] = client
+        return client
 
 
 def _span(delta: timedelta) -> str:

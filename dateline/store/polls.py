@@ -12,6 +12,7 @@ vote storm gives readers one event a second, and two nodes never announce the sa
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,13 +96,13 @@ class PollRows(BlogRows):
                 final_announced=poll.closed(now),
             )
         )
-        votes = [
+        votes = (
             {"poll_id": poll.id, "voter": f"archived-{i}-{n}", "option": i}
             for i, option in enumerate(poll.options)
             for n in range(option.votes)
-        ]
-        for start in range(0, len(votes), 5000):
-            await conn.execute(t.poll_votes.insert(), votes[start : start + 5000])
+        )
+        while batch := list(itertools.islice(votes, 5000)):  # never all in memory at once
+            await conn.execute(t.poll_votes.insert(), batch)
 
     async def _save_poll(
         self,
