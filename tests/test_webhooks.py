@@ -124,6 +124,25 @@ async def test_every_event_arrives_in_order_and_signed_through_failures_and_time
         assert any("no answer within" in (d["error"] or "") for d in log)
 
 
+async def test_a_slow_receiver_never_holds_up_the_others(
+    seeded: Running, receiver: Receiver
+) -> None:
+    async with seeded.client(seeded.token) as c:
+        await register(c, receiver)
+        r = await c.post(HOOKS, json={"url": f"http://{receiver.host}/slow"})
+        assert r.status_code == 201, r.text
+        sent = await publish(c, 30, "burst")  # the slow one needs 12 s for these
+        await until(lambda: len(receiver.seqs()) == 30)
+        started = time.monotonic()
+        sent += await publish(c, 1, "while the slow one catches up")
+        await until(lambda: len(receiver.seqs()) == 31, seconds=20)
+        took, slow_so_far = time.monotonic() - started, len(receiver.slow)
+        assert took < 5, f"the fast receiver waited {took:.1f} s for the slow one"
+        assert slow_so_far < 30, "the slow receiver had already caught up: no test"
+        assert_all_arrived(receiver, sent)
+        await until(lambda: receiver.slow == sent, seconds=30)  # in order, all of them
+
+
 @pytest.mark.parametrize("give_up", [1.5])
 async def test_a_webhook_failing_past_its_window_is_paused_and_resumes_losing_nothing(
     seeded: Running, receiver: Receiver

@@ -35,6 +35,7 @@ class Receiver:
     refused: list[int] = field(default_factory=list)  # seqs answered 500
     held: list[int] = field(default_factory=list)  # seqs held without an answer
     pings: list[dict[str, list[str]]] = field(default_factory=list)  # WebSub pings
+    slow: list[int] = field(default_factory=list)  # seqs accepted at /slow, 0.4 s each
     _release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,6 +74,12 @@ class Receiver:
                     self._answer(204)
                     return
                 seq = int(self.headers["Dateline-Event-Seq"])
+                if self.path == "/slow":  # a receiver slower than the blog's events
+                    time.sleep(0.4)
+                    with receiver._lock:
+                        receiver.slow.append(seq)
+                    self._answer(204)
+                    return
                 mode = receiver.mode
                 if mode == "hang":
                     with receiver._lock:

@@ -59,6 +59,9 @@ USER_AGENT = "Dateline-webhooks (+https://github.com/dateline)"
 LOG_SIZE = 100  # attempts kept per webhook
 MAX_WAIT = timedelta(hours=1)  # the longest wait between two attempts
 BATCH = 100  # events read from the log at a time
+# A webhook's turn in a round: a receiver slower than its blog's events would otherwise keep the
+# round (and every other webhook's next events) waiting until it caught up.
+TURN_SECONDS = 2.0
 PARALLEL = 16  # webhooks served at once by one node
 
 
@@ -148,6 +151,7 @@ class Deliverer:
     async def _send_pending(self, webhook: Webhook) -> None:
         assert webhook.id is not None
         blog = await self.store.get_blog_by_id(webhook.blog_id)
+        turn_ends = time.monotonic() + TURN_SECONDS
         while True:
             events = await self.store.events_after(webhook.blog_id, webhook.cursor, limit=BATCH)
             if not events:
@@ -163,6 +167,9 @@ class Deliverer:
                 if not go_on:
                     return  # paused or deleted meanwhile, or the lease was lost
                 webhook.cursor, webhook.attempts, webhook.failing_since = event.seq, 0, None
+                if time.monotonic() > turn_ends:
+                    self.wake.set()  # the rest in the next round, which starts at once
+                    return
 
     async def _failed(self, webhook: Webhook, attempt: Delivery) -> None:
         assert webhook.id is not None
