@@ -111,7 +111,8 @@ async def test_a_paired_editors_email_is_published_with_its_subject_as_headline(
     assert post["headline"] == "River breaks its banks"
     assert post["body"] == "The river rose two metres overnight.\n\nResidents are being moved."
     (record,) = await rows(running, t.intake_messages)
-    assert record.message_id == "<flood-1@reporters.example>" and record.post_id == post["id"]
+    assert record.message_id == "maria@reporters.example <flood-1@reporters.example>"
+    assert record.post_id == post["id"]
     assert record.auth == {"dkim": "pass", "spf": "pass"}
 
 
@@ -222,3 +223,34 @@ async def test_a_revoked_address_is_refused_at_once(running: Running) -> None:
     code, _ = await send(running, letter("maria@reporters.example", "After", "Revoked."))
     assert code == 550
     assert (await running.store.get_blog(SLUG)).post_count == 0
+
+
+async def test_an_html_message_too_long_for_a_post_is_refused_before_it_is_converted(
+    running: Running,
+) -> None:
+    await reporter(running, "editor")
+    message = EmailMessage()
+    message["From"] = "maria@reporters.example"
+    message["To"] = f"{SLUG}@{DOMAIN}"
+    message["Subject"] = "Everything"
+    message.set_content("<p>" + "word " * 300_000 + "</p>", subtype="html")  # 1.5 MB
+    code, answer = await send(running, message)
+    assert code == 552 and "too long for a post" in answer
+    assert (await running.store.get_blog(SLUG)).post_count == 0
+
+
+async def test_the_same_message_id_from_another_sender_is_another_message(
+    running: Running,
+) -> None:
+    await reporter(running, "editor")
+    other = await running.newsroom.create_user(
+        None, email="ana@example.org", name="Ana", role="editor", blogs=(SLUG,)
+    )
+    code = await running.newsroom.pairing_code(other, "email")
+    assert (
+        await send(running, letter("ana@elsewhere.example", f"pair {code}", to=f"pair@{DOMAIN}"))
+    )[0] == 250
+    for sender in ("maria@reporters.example", "ana@elsewhere.example"):
+        message = letter(sender, f"From {sender}", "Text.", Message_ID="<same@id>")
+        assert (await send(running, message))[0] == 250
+    assert (await running.store.get_blog(SLUG)).post_count == 2

@@ -169,6 +169,25 @@ async def test_a_delivery_whose_handler_died_is_posted_when_the_platform_retries
     assert (await running.store.get_blog(SLUG)).post_count == 1
 
 
+async def test_a_message_that_fails_on_the_server_is_reported_not_left_pending(
+    running: Running, platforms: Platforms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await reporter(running, "editor")
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in the newsroom")
+
+    # A fault the code does not expect (the one thing injected here: the failure itself).
+    monkeypatch.setattr(running.newsroom, "write_reported", broken)
+    update = telegram_update("Casualty figures updated.")
+    assert (await send(running, update)).status_code == 200
+    told = platforms.texts("sendMessage")[-1]
+    assert told.startswith("Not posted:") and "send it again" in told
+    record = await running.store.received("telegram", str(update["update_id"]))
+    assert record is not None and record.status == "failed"
+    assert (await running.store.get_blog(SLUG)).post_count == 0
+
+
 async def test_a_contributors_message_goes_to_review_and_is_never_published(
     running: Running, platforms: Platforms
 ) -> None:

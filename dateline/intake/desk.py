@@ -203,6 +203,13 @@ class Desk:
         except DatelineError as exc:
             await newsroom.settle_message(message.platform, message.message_id, note=exc.message)
             return Outcome(f"Not posted: {exc.message}", failed=True, refused=exc)
+        except Exception:
+            # Unexpected: the reporter is told (the platform has its answer already, or gets a
+            # 200 now), rather than the message staying "being processed" for good.
+            log.exception("a %s message could not be posted", message.platform)
+            note = "an error on the server (it is logged)"
+            await newsroom.settle_message(message.platform, message.message_id, note=note)
+            return Outcome(f"Not posted: {note}; send it again", failed=True)
         await newsroom.settle_message(message.platform, message.message_id, post=post)
         return Outcome(self.posted(message.blog, post, message.left_out), post=post)
 

@@ -49,6 +49,15 @@ def blog_slug(address: str, domain: str) -> str | None:
     return local if _SLUG.match(local) else None
 
 
+# The most text a message may carry: a post's body holds 50,000 characters, and converting a
+# huge HTML part takes seconds of CPU (16 MB: about 19 s) that no post could use.
+MAX_TEXT = 1_000_000
+
+
+class TooLong(Exception):
+    """The message's text is longer than any post could be."""
+
+
 def read_letter(raw: bytes) -> Letter:
     message = email.message_from_bytes(raw, policy=default)
     assert isinstance(message, EmailMessage)
@@ -85,6 +94,11 @@ def _body(message: EmailMessage) -> str:
     if not isinstance(part, EmailMessage):
         return ""
     text = str(part.get_content())
+    if len(text) > MAX_TEXT:
+        raise TooLong(
+            f"the message's text is {len(text):,} characters, too long for a post (at most "
+            "50,000); send a shorter one"
+        )
     if part.get_content_subtype() == "html":
         return html_to_markdown(text).markdown
     text = text.replace("\r\n", "\n")

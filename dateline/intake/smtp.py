@@ -24,7 +24,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from dateline.config import Settings
 from dateline.errors import DatelineError, NotFound, Unavailable
 from dateline.intake.desk import Attachment, Desk, Message
-from dateline.intake.mail import PAIR_SUBJECT, Letter, blog_slug, read_letter
+from dateline.intake.mail import PAIR_SUBJECT, Letter, TooLong, blog_slug, read_letter
 
 log = logging.getLogger("dateline.intake.smtp")
 PLATFORM = "email"
@@ -79,7 +79,12 @@ class Receiver:
         if not isinstance(raw, bytes) or not envelope.rcpt_tos:
             return "554 5.5.1 no message"
         try:
-            return await self._deliver(read_letter(raw), envelope.rcpt_tos[0])
+            # Parsed in a thread: a large message must not hold this node's event loop (and
+            # every reader's stream on it) while it is read.
+            letter = await asyncio.to_thread(read_letter, raw)
+            return await self._deliver(letter, envelope.rcpt_tos[0])
+        except TooLong as exc:
+            return _line(f"552 5.3.4 {exc}")
         except Unavailable:
             return "451 4.3.0 Dateline's database is unavailable; try again later"
         except Exception:
@@ -118,7 +123,9 @@ class Receiver:
         blog = await newsroom.store.get_blog(slug)
         message = Message(
             PLATFORM,
-            letter.message_id,
+            # A Message-ID is the sender's to choose: another sender's reuse of one is another
+            # message, not a duplicate of theirs.
+            f"{letter.sender} {letter.message_id}"[:300],
             user,
             blog,
             headline=letter.subject[:300],
