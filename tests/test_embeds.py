@@ -454,3 +454,13 @@ async def test_addresses_that_lead_inside_are_not_public(address: str) -> None:
 async def test_public_addresses_are_public() -> None:
     assert fetch._public("93.184.216.34") and fetch._public("2606:2800:220:1::1")
     assert fetch._public("64:ff9b::5db8:d822")  # NAT64 of 93.184.216.34
+
+
+async def test_an_endpoints_host_is_trusted_for_oembed_answers_only(provider: Provider) -> None:
+    # No embed_trusted_hosts: the local provider is trusted as a configured endpoint only.
+    only = sources(provider.endpoints(), "", 5.0, "", "")
+    taken = await snapshot.take("https://www.youtube.com/watch?v=dQw4w9WgXcQ", only)
+    assert taken.embed.title == "Xi arrives in Moscow"
+    assert taken.thumbnail is None  # the answer's thumbnail is on a private address: not fetched
+    with pytest.raises(FetchFailed, match="private or reserved address"):
+        await snapshot.take(f"{provider.base}/article", only)  # a pasted URL on that host

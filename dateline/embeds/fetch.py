@@ -7,7 +7,8 @@ account, or a compromised one, chooses it, and the answer's links are chosen by 
   169.254.169.254 and the newsroom's own network are out of reach); the connection goes to the
   address that was checked (with the name kept for TLS and the Host header), so a DNS answer
   that changes between the check and the connection changes nothing. The operator's own oEmbed
-  endpoints (`embed_endpoints`) and `embed_trusted_hosts` are exempt, by host and port.
+  endpoints (`embed_endpoints`, only when asked for an oEmbed answer) and `embed_trusted_hosts`
+  are exempt, by host and port.
 - Bounded in time (`timeout` for the whole fetch, redirects included) and in size (a larger
   Content-Length is refused before reading, a longer body once it passes the limit); gzip and
   deflate only, whose expansion is bounded by the same limit.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -52,6 +53,9 @@ class Guard:
 
     timeout: float = 8.0
     trusted: frozenset[str] = frozenset()  # "host:port" exempt from the address check
+    # The operator's own oEmbed endpoints ("host:port"): exempt only when they are asked for an
+    # oEmbed answer, never for a pasted URL, a thumbnail or a redirect that lands there.
+    endpoints: frozenset[str] = frozenset()
 
 
 # IPv6 prefixes whose addresses carry an IPv4 address (NAT64, local-use NAT64, IPv4-compatible):
@@ -160,8 +164,15 @@ async def _one(
 
 
 async def fetch(
-    url: str, guard: Guard, *, max_bytes: int, accept: str = "application/json"
+    url: str,
+    guard: Guard,
+    *,
+    max_bytes: int,
+    accept: str = "application/json",
+    endpoint: bool = False,
 ) -> Fetched:
+    """`endpoint`: `url` is one of the operator's endpoints (its first hop may be private)."""
+    first = replace(guard, trusted=guard.trusted | guard.endpoints) if endpoint else guard
     try:
         async with (
             asyncio.timeout(guard.timeout),
@@ -169,8 +180,9 @@ async def fetch(
                 follow_redirects=False, trust_env=False, timeout=httpx.Timeout(guard.timeout)
             ) as client,
         ):
-            for _ in range(MAX_REDIRECTS + 1):
-                url, answer = await _one(client, url, guard, max_bytes, accept)  # type: ignore[assignment]
+            for hop in range(MAX_REDIRECTS + 1):
+                checked = first if hop == 0 else guard
+                url, answer = await _one(client, url, checked, max_bytes, accept)  # type: ignore[assignment]
                 if answer is not None:
                     return answer
             raise FetchFailed(f"more than {MAX_REDIRECTS} redirects", retry=False)

@@ -144,7 +144,9 @@ async def _oembed(
     if provider.needs_token:
         query["access_token"] = sources.meta_token
     joined = "&" if "?" in endpoint else "?"
-    answer = await fetch(endpoint + joined + urlencode(query), sources.guard, max_bytes=MAX_JSON)
+    answer = await fetch(
+        endpoint + joined + urlencode(query), sources.guard, max_bytes=MAX_JSON, endpoint=True
+    )
     try:
         data = orjson.loads(answer.body)
     except orjson.JSONDecodeError:
@@ -185,7 +187,9 @@ async def _page(url: str, provider: Provider, sources: Sources) -> Taken:
         if not origin
         else origin.rstrip("/") + parts.path + (f"?{parts.query}" * bool(parts.query))
     )
-    page = await fetch(where, sources.guard, max_bytes=MAX_PAGE, accept="text/html")
+    page = await fetch(
+        where, sources.guard, max_bytes=MAX_PAGE, accept="text/html", endpoint=bool(origin)
+    )
     if page.content_type not in ("text/html", "application/xhtml+xml", ""):
         raise FetchFailed(f"{parts.hostname} answered {page.content_type}, not a page", retry=False)
     head = _read_head(page.body)

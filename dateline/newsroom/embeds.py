@@ -54,12 +54,13 @@ def sources(settings_endpoints: str, trusted: str, timeout: float, providers_fil
             )
         endpoints[name.strip().lower()] = url.strip()
     hosts = {h.strip().lower() for h in trusted.split(",") if h.strip()}
+    own = set()
     for url in endpoints.values():
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        hosts.add(f"{(parts.hostname or '').lower()}:{port}")
+        own.add(f"{(parts.hostname or '').lower()}:{port}")
     return snapshot.Sources(
-        guard=Guard(timeout=timeout, trusted=frozenset(hosts)),
+        guard=Guard(timeout=timeout, trusted=frozenset(hosts), endpoints=frozenset(own)),
         endpoints=endpoints,
         providers_file=providers_file,
         meta_token=meta_token,
