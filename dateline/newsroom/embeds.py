@@ -226,13 +226,16 @@ class EmbedCases(UploadCases):
         if not self.settings.embeds:
             return 0
         now = self.clock()
-        lease = now + timedelta(seconds=self.settings.embed_timeout_seconds * 4 + 30)
+        # Long enough for a post's every embed (an answer and a thumbnail each, each within the
+        # timeout), counted from the claim: a post fetched by one node is not fetched again by
+        # another meanwhile. A node that dies delays its posts' embeds by as much.
+        span = timedelta(seconds=self.settings.embed_timeout_seconds * 2 * MAX_EMBEDS + 30)
         due = await self.store.due_embeds(now)
         turns = asyncio.Semaphore(_PARALLEL)
 
         async def one(blog_id: int, post_id: str, when: datetime) -> bool:
             async with turns:
-                if not await self.store.claim_embeds(post_id, when, lease):
+                if not await self.store.claim_embeds(post_id, when, self.clock() + span):
                     return False  # another node has it
                 return await self._fetch_post(blog_id, post_id)
 
