@@ -60,6 +60,14 @@ class Conflict(DatelineError):
     code = "conflict"
 
 
+class AlreadyPosted(Conflict):
+    """A post with this origin exists already (`post_id`): the message was posted before."""
+
+    def __init__(self, message: str, *, post_id: str) -> None:
+        super().__init__(message)
+        self.post_id = post_id
+
+
 class TooLarge(DatelineError):
     status = 413
     code = "too_large"

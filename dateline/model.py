@@ -355,6 +355,9 @@ class Post:
     publish_at: datetime | None = None  # when a scheduled post goes out
     review_note: str | None = internal()  # an editor's comment when sending a post back
     embeds_due: datetime | None = internal()  # when pending embeds are fetched (again)
+    # Where a post from outside came from ("telegram:UPDATE_ID"), unique: a message redelivered
+    # after its handler died makes no second post, whenever it died.
+    origin: str | None = internal()
     poll: Poll | None = None  # kept in the polls table (store/polls.py), not in the post's row
     notify: bool = internal(default=False)  # followers get a web push when it goes out
 

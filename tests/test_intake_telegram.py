@@ -169,6 +169,32 @@ async def test_a_delivery_whose_handler_died_is_posted_when_the_platform_retries
     assert (await running.store.get_blog(SLUG)).post_count == 1
 
 
+async def test_a_handler_that_died_after_posting_makes_no_second_post_on_retry(
+    running: Running, platforms: Platforms
+) -> None:
+    user = await reporter(running, "editor")
+    update = telegram_update("Third blast, pier 9.")
+    key = str(update["update_id"])
+    blog = await running.store.get_blog(SLUG)
+    assert user.id is not None
+    # The first delivery was claimed and posted; its node died before recording that it had.
+    assert (
+        await running.store.claim_message("telegram", key, user_id=user.id, blog_id=blog.id) is None
+    )
+    await running.newsroom.write_reported(
+        user, blog, body="Third blast, pier 9.", origin=f"telegram:{key}"
+    )
+    async with running.store.engines.writing() as conn:
+        await conn.execute(
+            t.intake_messages.update()
+            .where(t.intake_messages.c.message_id == key)
+            .values(created_at=datetime.now(UTC) - timedelta(minutes=10))
+        )
+    assert (await send(running, update)).status_code == 200
+    assert (await running.store.get_blog(SLUG)).post_count == 1
+    assert platforms.texts("sendMessage")[-1].startswith("Already received. Published")
+
+
 async def test_a_message_that_fails_on_the_server_is_reported_not_left_pending(
     running: Running, platforms: Platforms, monkeypatch: pytest.MonkeyPatch
 ) -> None:

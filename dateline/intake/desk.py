@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from dateline.config import Settings
-from dateline.errors import DatelineError, TooLarge, Unavailable
+from dateline.errors import AlreadyPosted, DatelineError, TooLarge, Unavailable
 from dateline.model import Blog, Post, PostStatus, User
 from dateline.newsroom import Newsroom, urls
 from dateline.store import Received
@@ -196,8 +196,18 @@ class Desk:
                 record = await newsroom.upload_image(user, data, words)
                 media.append({"url": _upload_url(record), **words})
             post = await newsroom.write_reported(
-                user, message.blog, headline=message.headline, body=message.body, media=media
+                user,
+                message.blog,
+                headline=message.headline,
+                body=message.body,
+                media=media,
+                origin=f"{message.platform}:{message.message_id}"[:320],
             )
+        except AlreadyPosted as done:
+            # Posted by a handler that died before saying so: this delivery only records it.
+            post = await newsroom.read_post(user, message.blog.slug, done.post_id)
+            await newsroom.settle_message(message.platform, message.message_id, post=post)
+            return Outcome("Already received. " + self.posted(message.blog, post), post=post)
         except Unavailable:
             raise
         except DatelineError as exc:

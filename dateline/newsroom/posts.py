@@ -198,7 +198,16 @@ class PostCases(EmbedCases):
 
     # -- writing ---------------------------------------------------------------------------
 
-    async def write_post(self, user: User, slug: str, data: Mapping[str, Any] | PostCreate) -> Post:
+    async def write_post(
+        self,
+        user: User,
+        slug: str,
+        data: Mapping[str, Any] | PostCreate,
+        *,
+        origin: str | None = None,
+    ) -> Post:
+        """A new post. `origin`: where a post from outside came from (a reporter input's
+        message); a second post of the same origin is refused with AlreadyPosted."""
         blog = await self.store.get_blog(slug)
         member = await self._ensure(user, Action.WRITE, blog)
         # Who may do what is checked on what was asked for, before the rest is validated.
@@ -233,6 +242,7 @@ class PostCases(EmbedCases):
             # Key events notify followers unless the writer says otherwise (only editors mark
             # key events, and only they notify).
             notify=sent.key_event if sent.notify is None else sent.notify,
+            origin=origin,
         )
         self.apply_body(post, sent.body)
         if status in _GOING_OUT and not _has_words(post):

@@ -183,13 +183,15 @@ class ReporterCases(PostCases):
         headline: str = "",
         body: str = "",
         media: list[dict[str, Any]] | None = None,
+        origin: str | None = None,
     ) -> Post:
-        """A message as a post, through `write_post` and its permission checks."""
+        """A message as a post, through `write_post` and its permission checks; `origin` names
+        the message ("PLATFORM:ID"): it is posted once, whatever happens in between."""
         status = await self.reported_status(user, blog)
         data: dict[str, Any] = {"headline": headline, "body": body, "status": status.value}
         if media:
             data["media"] = media
-        return await self.write_post(user, blog.slug, data)
+        return await self.write_post(user, blog.slug, data, origin=origin)
 
     async def claim_message(
         self,

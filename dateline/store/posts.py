@@ -16,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dateline.errors import NotFound
+from dateline.errors import AlreadyPosted, NotFound
 from dateline.model import (
     Blog,
     BlogStatus,
@@ -69,16 +70,29 @@ class PostRows(PollRows):
     ) -> tuple[Post, Event | None]:
         """Write a new post (and its event). `check` sees the blog as it is inside the
         transaction, its row locked, and may refuse: then nothing is written."""
-        async with self.engines.writing() as conn:
-            if check is not None:
-                locked = await self._blog_row(conn, t.blogs.c.id == blog.id, lock=True)
-                if locked is None:
-                    raise NotFound(f"there is no blog {blog.slug!r}")
-                check(locked)
-            event = await self._insert_post(
-                conn, blog, post, user_id=user_id, emit=emit, shape=shape
-            )
+        try:
+            async with self.engines.writing() as conn:
+                if check is not None:
+                    locked = await self._blog_row(conn, t.blogs.c.id == blog.id, lock=True)
+                    if locked is None:
+                        raise NotFound(f"there is no blog {blog.slug!r}")
+                    check(locked)
+                event = await self._insert_post(
+                    conn, blog, post, user_id=user_id, emit=emit, shape=shape
+                )
+        except IntegrityError:
+            earlier = await self._post_from(post.origin) if post.origin else None
+            if earlier is None:
+                raise
+            raise AlreadyPosted(f"{post.origin} was posted already", post_id=earlier) from None
         return post, event
+
+    async def _post_from(self, origin: str) -> str | None:
+        async with self.engines.reading() as conn:
+            found = await conn.scalar(
+                sa.select(t.posts.c.public_id).where(t.posts.c.origin == origin)
+            )
+        return str(found) if found is not None else None
 
     async def _insert_post(
         self,

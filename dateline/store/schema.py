@@ -135,11 +135,14 @@ posts = sa.Table(
     # Snapshots of the URLs alone on a line of the body, and when pending ones are fetched.
     sa.Column("embeds", sa.JSON, nullable=False, default=list),
     sa.Column("embeds_due", UTCDateTime),
+    # A post from a reporter input: "PLATFORM:MESSAGE ID", unique (a redelivery posts nothing).
+    sa.Column("origin", sa.String(320)),
     # Whether the blog's followers get a web push notification when the post goes out.
     sa.Column("notify", sa.Boolean, nullable=False, default=False),
     sa.Index("ix_posts_blog_timeline", "blog_id", "status", "published_at", "public_id"),
     sa.Index("ix_posts_schedule", "status", "publish_at"),
     sa.Index("ix_posts_embeds_due", "embeds_due"),
+    sa.Index("ix_posts_origin", "origin", unique=True),
 )
 
 revisions = sa.Table(
