@@ -25,7 +25,8 @@ from dateline.web.server import ServedApp, served_app
 from dateline.web.server.run import uvicorn_options
 from dateline.web.services import Services
 from tests.nodes import SEED
-from tests.servers import PostgresServer, free_port, start_postgres
+from tests.platforms import Platforms, start_platforms
+from tests.servers import PostgresServer, RedisServer, free_port, start_postgres, start_redis
 
 _db_names = itertools.count()
 
@@ -239,3 +240,28 @@ def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
     server = start_postgres(tmp_path / "own-postgres")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, on a free port."""
+    server = start_redis(tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[Platforms]:
+    """Local stand-ins for Telegram's Bot API and Slack's Web API (tests/platforms.py)."""
+    state, server = start_platforms()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def platforms(fake: Platforms) -> Platforms:
+    """The stand-ins, with the calls of earlier tests forgotten."""
+    with fake.lock:
+        fake.calls.clear()
+    return fake

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,26 +24,10 @@ from tests.platforms import (
     slack_command_form,
     slack_message_event,
     slack_signed,
-    start_platforms,
 )
 
 SLUG = "storm-watch"
 EVENTS, COMMAND = "/intake/slack/events", "/intake/slack/command"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[Platforms]:
-    state, server = start_platforms()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def platforms(fake: Platforms) -> Platforms:
-    with fake.lock:
-        fake.calls.clear()
-    return fake
 
 
 @pytest.fixture

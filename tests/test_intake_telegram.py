@@ -4,7 +4,6 @@ answers and file downloads served by a local fake of the Bot API (tests/platform
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,28 +19,12 @@ from tests.platforms import (
     TELEGRAM_TOKEN,
     Platforms,
     png,
-    start_platforms,
     telegram_update,
 )
 from tests.test_console import make_person, sign_in
 
 SLUG = "port-blast"
 HOOK = "/intake/telegram"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[Platforms]:
-    state, server = start_platforms()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def platforms(fake: Platforms) -> Platforms:
-    with fake.lock:
-        fake.calls.clear()
-    return fake
 
 
 @pytest.fixture

@@ -9,14 +9,12 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import Running
-from tests.servers import PostgresServer, RedisServer, start_redis
+from tests.servers import PostgresServer, RedisServer
 
 SLUG = "xi-putin-moscow"
 POSTS = f"/api/v1/blogs/{SLUG}/posts"
@@ -149,13 +147,6 @@ async def test_a_restart_under_load_loses_no_acknowledged_write(
     async with seeded.client(seeded.token) as c:
         await _until_written(c, "Settled")
     await _books_balance(seeded, acknowledged)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path / "redis")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

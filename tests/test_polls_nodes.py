@@ -16,17 +16,10 @@ import pytest
 
 from tests import sse
 from tests.nodes import Node, two_nodes
-from tests.servers import PostgresServer, RedisServer, free_port, start_redis
+from tests.servers import PostgresServer, RedisServer, free_port
 
 pytestmark = pytest.mark.postgres
 SLUG = "xi-putin-moscow"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

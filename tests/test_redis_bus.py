@@ -22,13 +22,6 @@ SLUG = "xi-putin-moscow"
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def cluster(
     postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[tuple[Node, Node, str]]:
