@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing as mp
 import os
+import random
 import re
 import resource
 import shutil
@@ -54,6 +56,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 MARK = re.compile(rb"bench-(\d+)-")
+# How long the readers may take to get in, refusals and back-off included.
+CONNECT_SECONDS = 300
 
 
 def raise_file_limit() -> None:
@@ -67,6 +71,7 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
     raise_file_limit()
 
     async def main() -> None:
+        deadline = time.monotonic() + CONNECT_SECONDS
         ready = [0]
         refused = [0]  # answers other than 200 that the reader retried
         per_reader: list[dict[int, float]] = []
@@ -76,9 +81,11 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
             source = f"127.0.{index + 1}.{i % 250 + 1}"  # spread source ports over addresses
             mine: dict[int, float] = {}
             per_reader.append(mine)
-            for attempt in range(10):
-                # A connection reset while thousands connect at once (a full accept queue) is
-                # retried, as a browser's EventSource would; nothing is published yet.
+            # A refusal (a 503 with Retry-After, an edge's 502 while thousands arrive, a reset
+            # from a full accept queue) is retried as the page's script does (live.js): after
+            # 1 s doubling to 30 s, times 0.5-1.5, for as long as the run allows. Nothing is
+            # published before every reader is in.
+            for attempt in itertools.count():
                 try:
                     reader, writer = await asyncio.open_connection(
                         host, port, local_addr=(source, 0)
@@ -91,16 +98,15 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
                     head = await reader.readuntil(b"\r\n\r\n")
                     if head.startswith(b"HTTP/1.1 200"):
                         break
-                    # Refused (a 503 with Retry-After, or an edge's 502 while thousands
-                    # arrive): the page's script reconnects with back-off; so does this.
                     refused[0] += 1
                     writer.close()
-                    if attempt == 9:
-                        raise ConnectionError(head.split(b"\r\n")[0].decode())
-                except (ConnectionError, asyncio.IncompleteReadError):
-                    if attempt == 9:
-                        raise
-                await asyncio.sleep(0.5 * (attempt + 1))
+                    failure = head.split(b"\r\n")[0].decode()
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    refused[0] += 1
+                    failure = repr(exc)
+                if time.monotonic() > deadline:
+                    raise ConnectionError(f"not connected after {CONNECT_SECONDS} s: {failure}")
+                await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + random.random()))
             ready[0] += 1
             while True:
                 line = await reader.readline()
@@ -144,11 +150,12 @@ def cpu_ms(pids: list[int]) -> float:
 def run_load(
     host: str, ports: list[int], path: str, readers: int, clients: int,
     publish: Any, posts: int, rate: float, cpu: Any = None,
-) -> tuple[list[float], int, dict[int, float], float]:  # fmt: skip
-    """Connect the readers (client i to port i mod len(ports)), publish, and return
-    (latencies ms, delivered count, sent times, CPU ms `cpu()` grew by while posts were
-    published and delivered)."""
+) -> dict[str, Any]:  # fmt: skip
+    """Connect the readers (client i to port i mod len(ports)), publish, and return the
+    latencies (ms), the delivered count, the CPU ms `cpu()` grew by while posts were published
+    and delivered, the refusals while connecting and the seconds until every reader was in."""
     ctx = mp.get_context("fork")
+    started = time.monotonic()
     pipes, procs = [], []
     share = [readers // clients + (1 if i < readers % clients else 0) for i in range(clients)]
     for index, count in enumerate(share):
@@ -170,8 +177,7 @@ def run_load(
         kind, retried = pipe.recv()
         assert kind == "ready"
         refused += retried
-    if refused:
-        print(f"readers refused while connecting, then reconnected: {refused}", file=sys.stderr)
+    connect_s = time.monotonic() - started
     time.sleep(1.0)
     cpu_before = cpu() if cpu else 0.0
     sent: dict[int, float] = {}
@@ -195,7 +201,8 @@ def run_load(
         proc.join(10)
         if proc.is_alive():
             proc.kill()
-    return latencies, delivered, sent, used
+    return {"latencies": latencies, "delivered": delivered, "cpu_ms": used, "refused": refused,
+            "connect_s": connect_s}  # fmt: skip
 
 
 def rss_mb(pid: int) -> float:
@@ -256,7 +263,7 @@ def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             r = client.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": body(i)})
             r.raise_for_status()
 
-        latencies, delivered, _, cpu = run_load(
+        load = run_load(
             "127.0.0.1", reader_ports, f"/{SLUG}/live?after=9", args.readers, args.clients,
             publish, args.posts, args.rate, cpu=lambda: cpu_ms([s.pid for s, _ in nodes]),
         )  # fmt: skip
@@ -270,8 +277,7 @@ def bench_dateline(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             server.wait(10)
         if redis:
             redis.terminate()
-    return {"latencies": latencies, "delivered": delivered, "rss": rss, "idle": idle,
-            "cpu_ms": cpu, "edge_rss": edge_rss}  # fmt: skip
+    return load | {"rss": rss, "idle": idle, "edge_rss": edge_rss}
 
 
 def bench_nchan(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -308,14 +314,14 @@ http {{
             payload = json.dumps({"type": "post.published", "post": {"headline": body(i)}})
             client.post("/pub", content=payload.encode()).raise_for_status()
 
-        latencies, delivered, _, _ = run_load(
+        load = run_load(
             "127.0.0.1", [port], "/sub", args.readers, args.clients, publish, args.posts, args.rate
         )
         rss = rss_mb(nginx.pid)
     finally:
         nginx.terminate()
         nginx.wait(10)
-    return {"latencies": latencies, "delivered": delivered, "rss": rss}
+    return load | {"rss": rss}
 
 
 def main() -> None:
@@ -351,10 +357,14 @@ def main() -> None:
         "rss_mb_per_1000": round(d["rss"] / args.readers * 1000, 1),
         "edge_rss_mb_per_1000": round(d["edge_rss"] / args.readers * 1000, 1),
         "node_cpu_ms_per_post": round(d["cpu_ms"] / args.posts, 2),
+        "connect_s": round(d["connect_s"], 1),
+        "refused_connecting": d["refused"],
         "nchan_delivered_ratio": round(n["delivered"] / expected, 4),
         "nchan_p50_ms": round(pct(ref, 0.50), 1),
         "nchan_p99_ms": round(pct(ref, 0.99), 1),
         "nchan_rss_mb_per_1000": round(n["rss"] / args.readers * 1000, 1),
+        "nchan_connect_s": round(n["connect_s"], 1),
+        "nchan_refused_connecting": n["refused"],
         "ratio_p50": round(pct(lat, 0.50) / max(pct(ref, 0.50), 0.001), 1),
         "ratio_p99": round(pct(lat, 0.99) / max(pct(ref, 0.99), 0.001), 1),
         "mean_ms": round(statistics.fmean(lat), 1),

@@ -124,7 +124,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "grip_recover_seconds",
         "grip: seconds of silence on a stream after which the proxy asks this node for anything "
-        "it missed (a lost publish is recovered at once when the next one arrives).",
+        "it missed (each hold draws its own, up to 1.5 times this, so that quiet streams do not "
+        "all ask at once; a lost publish is recovered at once when the next one arrives).",
+    ),
+    Setting(
+        "grip_keepalive_seconds",
+        "grip: while a blog is quiet, how often this node publishes a keep-alive on its channel "
+        "(the proxy's streams then never time out, and a stream that missed the last event "
+        "notices); shorter than grip_recover_seconds, longer than the proxy's id cache "
+        "(Pushpin's id_cache_ttl, 60 s); 0 turns keep-alives off.",
     ),
     Setting(
         "grip_retry_seconds",
@@ -335,7 +343,8 @@ class Settings:
     grip_publish_urls: str = ""
     grip_publish_token: str = ""
     grip_key: str = ""
-    grip_recover_seconds: float = 60.0
+    grip_recover_seconds: float = 120.0
+    grip_keepalive_seconds: float = 75.0
     grip_retry_seconds: float = 30.0
     embeds: bool = True
     embed_timeout_seconds: float = 8.0

@@ -118,6 +118,10 @@ class Hub:
         self._poll_seconds = poll_seconds
         self._safety_ticks = max(1, round(safety_poll_seconds / poll_seconds))
 
+    async def last_seq(self, blog_id: int) -> int:
+        """Where the blog is now, from the event log."""
+        return await self._store.last_seq(blog_id)
+
     @property
     def reader_count(self) -> int:
         return sum(len(state.readers) for state in self._blogs.values())

@@ -30,9 +30,10 @@ ROUTES = Path(__file__).resolve().parents[1] / "deploy" / "pushpin.routes"
 class Pushpin:
     def __init__(
         self, folder: Path, *, key: str, name: str = "t", log_level: int = 2,
-        preexec: Callable[[], None] | None = None,
+        preexec: Callable[[], None] | None = None, id_cache_ttl: int = 60,
     ) -> None:  # fmt: skip
         self.folder, self.key, self.name = folder, key, name
+        self.id_cache_ttl = id_cache_ttl  # Pushpin's default: a repeated id is dropped for 60 s
         self.log_level, self.preexec = log_level, preexec
         self.run = folder / "run"
         self.http_port = free_port()
@@ -83,7 +84,8 @@ class Pushpin:
             f"push_in_sub_specs=tcp://127.0.0.1:{self.sub_port}\n"
             f"push_in_http_addr=127.0.0.1\npush_in_http_port={self.publish_port}\n"
             f"stats_spec={ipc}stats\ncommand_spec=tcp://127.0.0.1:{self.command_port}\n"
-            "message_rate=100000\nmessage_hwm=200000\nmessage_wait=5000\nid_cache_ttl=60\n"
+            "message_rate=100000\nmessage_hwm=200000\nmessage_wait=5000\n"
+            f"id_cache_ttl={self.id_cache_ttl}\n"
             "connection_subscription_max=20\nsubscription_linger=60\n"
         )
 
@@ -166,6 +168,12 @@ class Pushpin:
 
     def publish(self, items: list[dict[str, object]]) -> None:
         httpx.post(self.publish_url, json={"items": items}, timeout=5).raise_for_status()
+
+    def next_link_requests(self) -> int:
+        """How many next-link requests (recoveries, more of a backlog) the edge has sent to its
+        nodes so far, from its log (log_level 2 or more)."""
+        text = (self.folder / "log" / "processes.log").read_text(errors="replace")
+        return sum(1 for line in text.splitlines() if "[handler]" in line and "continued=1" in line)
 
     def log(self) -> str:
         found = [p.read_text(errors="replace")[-4000:] for p in (self.folder / "log").glob("*")]

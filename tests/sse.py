@@ -31,11 +31,13 @@ class Reader:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def next_event(self, timeout: float = 5.0) -> Frame:
-        """The next frame that carries an event (skipping retry and comment-only frames)."""
-        while True:
-            frame = await asyncio.wait_for(self.frames.get(), timeout)
-            if frame.data is not None:
-                return frame
+        """The next frame that carries an event (skipping retry and comment-only frames),
+        within `timeout` seconds in all (comments, such as heartbeats, do not extend it)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.frames.get()
+                if frame.data is not None:
+                    return frame
 
     async def events(self, count: int, timeout: float = 5.0) -> list[Frame]:
         return [await self.next_event(timeout) for _ in range(count)]

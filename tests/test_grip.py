@@ -40,6 +40,7 @@ def settings_overrides(edge: Pushpin) -> dict[str, Any]:
         "grip_publish_urls": edge.publish_url,
         "grip_key": KEY,
         "grip_recover_seconds": 2.0,
+        "grip_keepalive_seconds": 0.0,  # recoveries by timeout alone (test_grip_keepalive.py)
         "grip_retry_seconds": 1.0,
     }
 
@@ -205,6 +206,7 @@ async def test_two_nodes_behind_one_pushpin(
         "DATELINE_GRIP_PUBLISH_URLS": edge.publish_url,
         "DATELINE_GRIP_KEY": KEY,
         "DATELINE_GRIP_RECOVER_SECONDS": "2",
+        "DATELINE_GRIP_KEEPALIVE_SECONDS": "1",
     }
     a = Node(db, redis.url, tmp_path / "node-a.log", env=env)
     b = Node(db, redis.url, tmp_path / "node-b.log", env=env)

@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 grip.publish_urls(settings),
                 retry_seconds=settings.grip_retry_seconds,
                 token=settings.grip_publish_token,
+                keepalive_seconds=settings.grip_keepalive_seconds,
             )
             publisher.start()
 

@@ -7,7 +7,7 @@ checked with `grip_key` when one is set) is answered at once and not held here:
     Content-Type: text/event-stream
     Grip-Hold: stream
     Grip-Channel: blog-7; prev-id=42          the blog's channel; 42 = the last seq in the body
-    Grip-Link: </slug/live?after=42&continued=1>; rel=next; timeout=60
+    Grip-Link: </slug/live?after=42&continued=1>; rel=next; timeout=137
     Grip-Keep-Alive: : heartbeat\\n\\n; format=cstring; timeout=15
 
     retry: 3000                               (only on the reader's first request)
@@ -19,7 +19,21 @@ item carries `id` = its seq and `prev-id` = the seq before, so the proxy notices
 late item (or, after `timeout` seconds of silence, suspects one) and asks the next link, which
 answers with what the reader has not had yet (after the `last-id` of the proxy's `Grip-Last`
 header) and a new hold: a reader misses nothing, gets nothing twice, and every event is read from
-the event log, as in a direct stream. A backlog longer than a page continues through a next link
+the event log, as in a direct stream.
+
+Silence must not bring every reader back at once. Pushpin times the streams that share a next
+link's path and timeout together: a quiet minute would send every reader it holds (millions, at a
+CDN) to the origin in the same second, and a stream whose next link fails five times is closed.
+So (1) each hold gets its own timeout, drawn from `grip_recover_seconds` to 1.5 times it, which
+spreads any such round over half a period; and (2) while a blog is quiet, the node publishes a
+keep-alive on its channel every `grip_keepalive_seconds`: an SSE comment with `id` and `prev-id`
+both the blog's last seq. It follows the chain (a proxy delivers it and restarts its streams'
+timers, so quiet streams never ask), and a stream that missed the last event notices the gap at
+the keep-alive instead of at its timeout. Each node keeps alive the blogs it published to or
+answered holds for, while the blog's seq stays where the node saw it; the edge's id cache drops
+the copies of several nodes (Pushpin's `id_cache_ttl`, 60 s by default, is why the keep-alive
+is longer). A keep-alive that crosses another node's event in flight costs one recovery round,
+never an event. A backlog longer than a page continues through a next link
 without a hold, which the proxy asks at once. When coverage has ended, the answer ends the stream
 (no hold) after the `blog.ended` frame and the `end` event.
 
@@ -33,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import time
 from collections.abc import Iterable
@@ -52,6 +67,7 @@ from dateline.web.live.encoder import END_FRAME
 log = logging.getLogger(__name__)
 
 PAGE = 500  # frames in one answer; more continue through a next link
+KEEPALIVE_LIMIT_SECONDS = 86_400.0  # a blog quiet for this long is no longer kept alive
 _LAST_ID = re.compile(r"""^\s*([^;\s]+)\s*;\s*last-id=([0-9]{1,10})\s*$""")
 _MAX_SEQ = 2**31 - 1
 
@@ -65,6 +81,15 @@ def check_settings(settings: Settings) -> None:
         raise Invalid(f"push={settings.push!r}: choose direct or grip", field="push")
     if settings.push != "grip":
         return
+    keepalive, recover = settings.grip_keepalive_seconds, settings.grip_recover_seconds
+    if recover < 1:
+        raise Invalid("grip_recover_seconds must be at least 1", field="grip_recover_seconds")
+    if keepalive and not 0 < keepalive < recover:
+        raise Invalid(
+            "grip_keepalive_seconds must be shorter than grip_recover_seconds (or 0: no "
+            "keep-alives, and every quiet stream asks the node again after its timeout)",
+            field="grip_keepalive_seconds",
+        )
     if not publish_urls(settings):
         raise Invalid(
             "push=grip needs grip_publish_urls, the proxies' publish endpoints "
@@ -137,9 +162,16 @@ def proxy_resume_point(request: Request, blog_id: int, after: int) -> int:
     return after
 
 
+def recover_timeout(settings: Settings) -> int:
+    """This hold's next-link timeout, in whole seconds: from grip_recover_seconds to 1.5 times
+    it, so that the streams of one blog are not all timed together (see the docstring)."""
+    low = max(1, round(settings.grip_recover_seconds))
+    return random.randint(low, low + max(1, low // 2))
+
+
 async def hold(
     request: Request, hub: Hub, settings: Settings, *, blog_id: int, slug: str, after: int,
-    ended: bool,
+    ended: bool, publisher: GripPublisher | None = None,
 ) -> Response:  # fmt: skip
     """The answer to a live request that came through the proxy (see the module's docstring)."""
     # The proxy's own requests (a next link: more of a long backlog, or a recovery) say so in
@@ -162,7 +194,9 @@ async def hold(
         return Response(body + END_FRAME, headers=headers)  # the stream ends here
     headers["Grip-Hold"] = "stream"
     headers["Grip-Channel"] = f"{channel(blog_id)}; prev-id={last}"
-    headers["Grip-Link"] = f"{link}; timeout={max(1, round(settings.grip_recover_seconds))}"
+    headers["Grip-Link"] = f"{link}; timeout={recover_timeout(settings)}"
+    if publisher is not None:
+        publisher.watch(blog_id, last)
     headers["Grip-Keep-Alive"] = (
         f": heartbeat\\n\\n; format=cstring; timeout={max(1, round(settings.heartbeat_seconds))}"
     )
@@ -203,15 +237,31 @@ def items(blog_id: int, frames: Iterable[Frame]) -> list[dict[str, Any]]:
     return out
 
 
+def keepalive(blog_id: int, seq: int) -> dict[str, Any]:
+    """The item that keeps a quiet channel's streams alive: an SSE comment that follows the
+    chain without moving it (`id` and `prev-id` both the last seq)."""
+    return {
+        "channel": channel(blog_id),
+        "id": str(seq),
+        "prev-id": str(seq),
+        "formats": {"http-stream": {"content": ": live\n\n"}},
+    }
+
+
 class GripPublisher:
     """Publishes each event this node commits to the GRIP proxies, once, in the background:
     `committed` never waits and never raises (the change is already in the store)."""
 
     def __init__(
         self, hub: Hub, urls: list[str], *, retry_seconds: float = 30.0, timeout: float = 5.0,
-        token: str = "",
+        token: str = "", keepalive_seconds: float = 0.0,
     ) -> None:  # fmt: skip
         self.hub, self.urls, self.retry_seconds = hub, urls, retry_seconds
+        self.keepalive_seconds = keepalive_seconds
+        # The blogs this node keeps alive: blog → [the seq it saw last, when it last published
+        # there (an event or a keep-alive), when it last saw the seq move].
+        self._alive: dict[int, list[float]] = {}
+        self.kept_alive = 0  # keep-alives the proxies accepted (one per proxy)
         self._queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.AsyncClient(timeout=timeout, headers=headers)
@@ -222,6 +272,13 @@ class GripPublisher:
 
     def committed(self, blog_id: int, seq: int) -> None:
         self._queue.put_nowait((blog_id, seq))
+
+    def watch(self, blog_id: int, seq: int) -> None:
+        """This node answered a hold on `blog_id` at `seq`: keep the blog's streams alive while
+        it is quiet (a blog it already keeps alive stays as it is)."""
+        if self.keepalive_seconds and blog_id not in self._alive:
+            now = time.monotonic()
+            self._alive[blog_id] = [seq, now, now]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -234,8 +291,15 @@ class GripPublisher:
         await self._client.aclose()
 
     async def _run(self) -> None:
+        # Keep-alives go out from this task, between batches of events: never ahead of an event
+        # this node has committed.
+        tick = self.keepalive_seconds / 4 if self.keepalive_seconds else None
         while True:
-            waiting = [await self._queue.get()]
+            try:
+                waiting = [await asyncio.wait_for(self._queue.get(), tick)]
+            except TimeoutError:
+                await self._keep_alive()
+                continue
             while not self._queue.empty():
                 waiting.append(self._queue.get_nowait())
             by_blog: dict[int, set[int]] = {}
@@ -249,30 +313,77 @@ class GripPublisher:
                     raise
                 except Exception:
                     log.exception("publishing blog %s's events to the GRIP proxy failed", blog_id)
+                    continue
+                self._published(blog_id, frames)
+            if tick is not None:
+                await self._keep_alive()
+
+    def _published(self, blog_id: int, frames: list[Frame]) -> None:
+        if not self.keepalive_seconds or not frames:
+            return
+        if frames[-1].ends_coverage:  # the streams are closed: nothing to keep alive
+            self._alive.pop(blog_id, None)
+            return
+        now = time.monotonic()
+        self._alive[blog_id] = [frames[-1].seq, now, now]
+
+    async def _keep_alive(self) -> None:
+        """A keep-alive for each blog kept alive that has been quiet for keepalive_seconds,
+        if its seq is still the one this node saw last; a blog whose seq moved is left to the
+        node that moved it (until this node answers a hold there again); a blog quiet for a
+        day is let go."""
+        now = time.monotonic()
+        for blog_id, entry in list(self._alive.items()):
+            seq, sent, moved = int(entry[0]), entry[1], entry[2]
+            if now - sent < self.keepalive_seconds:
+                continue
+            if now - moved > KEEPALIVE_LIMIT_SECONDS:
+                del self._alive[blog_id]
+                continue
+            try:
+                current = await self.hub.last_seq(blog_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store is away: try again next round
+                log.debug("no keep-alive for blog %s: its seq is unknown", blog_id, exc_info=True)
+                continue
+            if current != seq:
+                del self._alive[blog_id]
+                continue
+            entry[1] = time.monotonic()
+            await self._publish([keepalive(blog_id, seq)], events=False)
 
     async def _frames(self, blog_id: int, seqs: set[int]) -> list[Frame]:
         frames = await self.hub.backlog(blog_id, min(seqs) - 1, limit=max(seqs) - min(seqs) + 1)
         return [f for f in frames if f.seq in seqs]
 
-    async def _publish(self, batch: list[dict[str, Any]]) -> None:
+    async def _publish(self, batch: list[dict[str, Any]], *, events: bool = True) -> None:
+        """Send `batch` to every proxy; events are retried for retry_seconds, a keep-alive
+        (`events=False`) is tried once (the next one is due soon, and events must not wait)."""
         if not batch:
             return
         for url in self.urls:
             # A proxy already given up on gets one try per batch until it answers again: an
             # outage must not queue every later event behind its own retry_seconds.
-            down = url in self._down
+            down = url in self._down or not events
             deadline = time.monotonic() + (0.0 if down else self.retry_seconds)
             pause = 0.1
             while True:
                 try:
                     answer = await self._client.post(url, json={"items": batch})
                     if answer.status_code < 300:
-                        self.published += len(batch)
-                        self._down.discard(url)
+                        if events:
+                            self.published += len(batch)
+                            self._down.discard(url)
+                        else:
+                            self.kept_alive += 1
                         break
                     problem = f"{answer.status_code} {answer.text[:200]}"
                 except httpx.HTTPError as exc:
                     problem = f"{type(exc).__name__}: {exc}"
+                if not events:
+                    log.info("a keep-alive did not reach %s (%s)", url, problem)
+                    break
                 if time.monotonic() + pause > deadline:
                     self.given_up += len(batch)
                     if not down:

@@ -90,7 +90,7 @@ async def live(request: Request) -> LiveResponse | Response:
     if grip.through_proxy(request, found.settings):
         return await grip.hold(
             request, found.hub, found.settings, blog_id=blog.id, slug=blog.slug, after=after,
-            ended=blog.status is BlogStatus.ENDED,
+            ended=blog.status is BlogStatus.ENDED, publisher=found.grip,
         )  # fmt: skip
     if found.hub.reader_count >= found.live_limit:
         # Room is kept for the newsroom and the API; the reader's script retries with back-off.
