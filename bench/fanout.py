@@ -74,17 +74,17 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
         deadline = time.monotonic() + CONNECT_SECONDS
         ready = [0]
         refused = [0]  # answers other than 200 that the reader retried
+        reconnected = [0]  # streams that closed and were opened again
+        duplicates = [0]  # posts a reader received more than once
         per_reader: list[dict[int, float]] = []
         tasks = []
 
-        async def one(i: int) -> None:
-            source = f"127.0.{index + 1}.{i % 250 + 1}"  # spread source ports over addresses
-            mine: dict[int, float] = {}
-            per_reader.append(mine)
-            # A refusal (a 503 with Retry-After, an edge's 502 while thousands arrive, a reset
-            # from a full accept queue) is retried as the page's script does (live.js): after
-            # 1 s doubling to 30 s, times 0.5-1.5, for as long as the run allows. Nothing is
-            # published before every reader is in.
+        async def attach(source: str, last_id: bytes | None, deadline: float) -> Any:
+            """An open stream (reader, writer), resuming after `last_id` if given. A refusal
+            (a 503 with Retry-After, an edge's 502 while thousands arrive, a reset from a full
+            accept queue) is retried as the page's script does (live.js): after 1 s doubling
+            to 30 s, times 0.5-1.5, until `deadline`."""
+            resume = b"Last-Event-ID: " + last_id + b"\r\n" if last_id else b""
             for attempt in itertools.count():
                 try:
                     reader, writer = await asyncio.open_connection(
@@ -92,12 +92,14 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
                     )
                     writer.write(
                         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                        f"Accept: text/event-stream\r\n\r\n".encode()
+                        f"Accept: text/event-stream\r\n".encode()
+                        + resume
+                        + b"\r\n"
                     )
                     await writer.drain()
                     head = await reader.readuntil(b"\r\n\r\n")
                     if head.startswith(b"HTTP/1.1 200"):
-                        break
+                        return reader, writer
                     refused[0] += 1
                     writer.close()
                     failure = head.split(b"\r\n")[0].decode()
@@ -107,15 +109,37 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
                 if time.monotonic() > deadline:
                     raise ConnectionError(f"not connected after {CONNECT_SECONDS} s: {failure}")
                 await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + random.random()))
+            raise AssertionError("unreachable")
+
+        async def one(i: int) -> None:
+            source = f"127.0.{index + 1}.{i % 250 + 1}"  # spread source ports over addresses
+            mine: dict[int, float] = {}
+            per_reader.append(mine)
+            last_id: bytes | None = None
+            retry = 3.0  # EventSource's wait before it reconnects, until the server sets one
+            reader, writer = await attach(source, None, deadline)
             ready[0] += 1
             while True:
                 line = await reader.readline()
                 if not line:
-                    return
-                if line.startswith(b"data:"):
+                    # The stream closed (an edge may close one it could not recover): a browser
+                    # reconnects after `retry` with its Last-Event-ID, and so does this reader.
+                    writer.close()
+                    reconnected[0] += 1
+                    await asyncio.sleep(retry)
+                    reader, writer = await attach(source, last_id, float("inf"))
+                elif line.startswith(b"id:"):
+                    last_id = line[3:].strip()
+                elif line.startswith(b"retry:"):
+                    retry = int(line[6:].strip()) / 1000
+                elif line.startswith(b"data:"):
                     found = MARK.search(line)
                     if found:
-                        mine[int(found.group(1))] = time.monotonic()
+                        post = int(found.group(1))
+                        if post in mine:
+                            duplicates[0] += 1
+                        else:
+                            mine[post] = time.monotonic()
 
         for i in range(count):
             tasks.append(asyncio.create_task(one(i)))
@@ -127,7 +151,7 @@ def client_process(host: str, port: int, path: str, count: int, index: int, clie
                 raise next(t.exception() for t in tasks if t.done() and t.exception())  # type: ignore[misc]
         conn.send(("ready", refused[0]))
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # wait for "stop"
-        conn.send(("arrivals", per_reader))
+        conn.send(("arrivals", per_reader, reconnected[0], duplicates[0]))
         for t in tasks:
             t.cancel()
 
@@ -188,10 +212,12 @@ def run_load(
     time.sleep(3.0)  # let the last deliveries land
     used = (cpu() - cpu_before) if cpu else 0.0
     latencies: list[float] = []
-    delivered = 0
+    delivered = reconnected = duplicates = 0
     for pipe in pipes:
         pipe.send("stop")
-        _, per_reader = pipe.recv()
+        _, per_reader, closed, twice = pipe.recv()
+        reconnected += closed
+        duplicates += twice
         for mine in per_reader:
             for i, at in mine.items():
                 if i in sent:
@@ -201,8 +227,10 @@ def run_load(
         proc.join(10)
         if proc.is_alive():
             proc.kill()
-    return {"latencies": latencies, "delivered": delivered, "cpu_ms": used, "refused": refused,
-            "connect_s": connect_s}  # fmt: skip
+    return {
+        "latencies": latencies, "delivered": delivered, "cpu_ms": used, "refused": refused,
+        "connect_s": connect_s, "reconnected": reconnected, "duplicates": duplicates,
+    }  # fmt: skip
 
 
 def rss_mb(pid: int) -> float:
@@ -359,12 +387,15 @@ def main() -> None:
         "node_cpu_ms_per_post": round(d["cpu_ms"] / args.posts, 2),
         "connect_s": round(d["connect_s"], 1),
         "refused_connecting": d["refused"],
+        "streams_reopened": d["reconnected"],
+        "duplicates": d["duplicates"],
         "nchan_delivered_ratio": round(n["delivered"] / expected, 4),
         "nchan_p50_ms": round(pct(ref, 0.50), 1),
         "nchan_p99_ms": round(pct(ref, 0.99), 1),
         "nchan_rss_mb_per_1000": round(n["rss"] / args.readers * 1000, 1),
         "nchan_connect_s": round(n["connect_s"], 1),
         "nchan_refused_connecting": n["refused"],
+        "nchan_streams_reopened": n["reconnected"],
         "ratio_p50": round(pct(lat, 0.50) / max(pct(ref, 0.50), 0.001), 1),
         "ratio_p99": round(pct(lat, 0.99) / max(pct(ref, 0.99), 0.001), 1),
         "mean_ms": round(statistics.fmean(lat), 1),
