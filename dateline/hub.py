@@ -61,10 +61,52 @@ CLOSED = Signal.CLOSED
 Item = Frame | Signal
 
 
+class Inbox:
+    """A reader's bounded queue, for its one consumer (the reader's task): what asyncio.Queue
+    does here, in a tenth of its memory (asyncio.Queue takes 3.3 KB with its three deques and its
+    event; a reader that is caught up never needs more than this object, as the hub writes to it
+    directly)."""
+
+    __slots__ = ("_items", "_size", "_waiter")
+
+    def __init__(self, size: int) -> None:
+        self._items: deque[Item] | None = None  # made on the first item
+        self._size = size
+        self._waiter: asyncio.Future[None] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Item) -> None:
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        elif 0 < self._size <= len(items):  # 0: unbounded, as asyncio.Queue
+            raise asyncio.QueueFull
+        items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> Item:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    async def get(self) -> Item:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
 @dataclass(eq=False)
 class Subscription:
     blog_id: int
-    queue: asyncio.Queue[Item]
+    queue: Inbox
     dropped: bool = False
     # Set by the reader while it is caught up and idle: writes an item to its connection at
     # once, so that no task wakes per reader per event. False sends the item through the queue.
@@ -147,7 +189,7 @@ class Hub:
         self._blogs.clear()
 
     def subscribe(self, blog_id: int) -> Subscription:
-        sub = Subscription(blog_id, asyncio.Queue(self._queue_size))
+        sub = Subscription(blog_id, Inbox(self._queue_size))
         self._blogs.setdefault(blog_id, _BlogState()).readers.add(sub)
         return sub
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,6 +28,25 @@ INTERNAL = "/usr/lib/pushpin/internal.conf"
 ROUTES = Path(__file__).resolve().parents[1] / "deploy" / "pushpin.routes"
 
 
+def listening_port() -> int:
+    """A free port for Pushpin's readers below the range the kernel gives outgoing connections:
+    condure binds 0.0.0.0 without SO_REUSEADDR, so a port that a closed outgoing connection
+    still holds in TIME_WAIT (thousands, after a load run) cannot be its listening port."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return free_port()
+    for _ in range(200):
+        port = random.randrange(10_000, max(10_001, low))
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 class Pushpin:
     def __init__(
         self, folder: Path, *, key: str, name: str = "t", log_level: int = 2,
@@ -36,7 +56,7 @@ class Pushpin:
         self.id_cache_ttl = id_cache_ttl  # Pushpin's default: a repeated id is dropped for 60 s
         self.log_level, self.preexec = log_level, preexec
         self.run = folder / "run"
-        self.http_port = free_port()
+        self.http_port = listening_port()
         self.publish_port = free_port()
         self.push_port, self.sub_port, self.command_port = free_port(), free_port(), free_port()
         self.backends: list[int] = []
@@ -100,7 +120,7 @@ class Pushpin:
             # The readers' port was taken meanwhile (an outgoing connection's local port counts):
             # another one, and again.
             self.stop()
-            self.http_port = free_port()
+            self.http_port = listening_port()
         raise RuntimeError(f"pushpin did not start:\n{self.log()}")
 
     def _launch(self) -> bool:

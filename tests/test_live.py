@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dateline.hub import CLOSED
+from dateline.hub import CLOSED, HEARTBEAT, Inbox
 from tests import sse
 from tests.conftest import Running
 
@@ -125,3 +125,24 @@ async def test_the_delta_endpoint_matches_the_stream(seeded: Running) -> None:
         assert huge.status_code == 400
         missing = await c.get("/nope/live")
         assert missing.status_code == 404
+
+
+async def test_a_readers_inbox_is_a_bounded_fifo_with_one_waiting_consumer() -> None:
+    inbox = Inbox(2)
+    assert inbox.empty()
+    with pytest.raises(asyncio.QueueEmpty):
+        inbox.get_nowait()
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()  # nothing yet: the consumer waits
+    inbox.put_nowait(HEARTBEAT)
+    assert await asyncio.wait_for(waiting, 1) is HEARTBEAT
+    inbox.put_nowait(HEARTBEAT)
+    inbox.put_nowait(CLOSED)
+    with pytest.raises(asyncio.QueueFull):  # bounded: the hub cuts such a reader off
+        inbox.put_nowait(HEARTBEAT)
+    assert [inbox.get_nowait(), await inbox.get()] == [HEARTBEAT, CLOSED]  # in order
+    assert inbox.empty()
+    unbounded = Inbox(0)
+    for _ in range(100):
+        unbounded.put_nowait(HEARTBEAT)
