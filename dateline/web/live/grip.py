@@ -351,7 +351,12 @@ class GripPublisher:
                 del self._alive[blog_id]
                 continue
             entry[1] = time.monotonic()
-            await self._publish([keepalive(blog_id, seq)], events=False)
+            try:
+                await self._publish([keepalive(blog_id, seq)], events=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never the end of the task that publishes the events
+                log.exception("a keep-alive for blog %s failed", blog_id)
 
     async def _frames(self, blog_id: int, seqs: set[int]) -> list[Frame]:
         frames = await self.hub.backlog(blog_id, min(seqs) - 1, limit=max(seqs) - min(seqs) + 1)
