@@ -54,6 +54,10 @@ def settings_overrides(edge: Pushpin, request: pytest.FixtureRequest) -> dict[st
 async def pushpin(edge: Pushpin, seeded: Running) -> AsyncIterator[Pushpin]:
     edge.start([int(seeded.base_url.rsplit(":", 1)[1])])
     await edge.ready(f"/{SLUG}/live")
+    # Let the readiness probe's stream close first: a reader arriving while Pushpin tears it down
+    # was once cancelled by Pushpin itself ("received message out of sequence") and left open
+    # with nothing on it, where a browser would have reconnected.
+    await asyncio.sleep(0.5)
     yield edge
     edge.stop()
 

@@ -464,6 +464,43 @@ async def test_an_archive_folder_restores_under_another_slug(store: Store, tmp_p
         await elsewhere.close()
 
 
+async def test_a_change_that_lands_during_an_export_is_in_it_whole(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Posts and events are read in batches: a post published between the two passes used to
+    # leave an event past the header's last seq, and the archive could not be restored.
+    newsroom = _newsroom(store, tmp_path / "media")
+    admin = await newsroom.create_user(None, email="a@example.org", name="Ada", role="admin")
+    await newsroom.create_blog(admin, {"slug": "busy", "title": "A busy day"})
+    await newsroom.write_post(admin, "busy", {"headline": "One", "status": "published"})
+    real = store.events_for_export
+    landed: list[Post] = []
+
+    async def meanwhile(blog: Blog) -> Any:
+        if not landed:
+            landed.append(
+                await newsroom.write_post(admin, "busy", {"headline": "Two", "status": "published"})
+            )
+        async for batch in real(blog):
+            yield batch
+
+    monkeypatch.setattr(store, "events_for_export", meanwhile)
+    out = tmp_path / "archive"
+    out.mkdir()
+    exported = await export_archive(newsroom, None, "busy", out, folder=True)
+    assert landed and exported.posts == 2
+    elsewhere = await open_store(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        with Archive(out) as archive:
+            restored = await _newsroom(elsewhere, tmp_path / "m2").restore_archive(archive)
+        copy = await elsewhere.get_post(restored.blog, landed[0].id or 0)
+        assert copy.headline == "Two"
+        source = await store.get_blog("busy")
+        assert restored.blog.last_seq == source.last_seq
+    finally:
+        await elsewhere.close()
+
+
 async def test_only_editors_of_the_blog_export_it(store: Store, tmp_path: Path) -> None:
     newsroom = _newsroom(store, tmp_path / "media")
     slug, _ = await _rich_blog(newsroom)

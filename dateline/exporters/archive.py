@@ -25,9 +25,10 @@ from typing import IO, Any
 from dateline import __version__
 from dateline.errors import Conflict, DatelineError
 from dateline.importers.archive import EVENTS, FORMAT, HEADER, MEDIA, POSTS, canonical
-from dateline.model import Media, Post, Revision, User
+from dateline.model import Blog, Media, Post, Revision, User
 from dateline.newsroom import Newsroom
 from dateline.newsroom.images import media_path
+from dateline.store import Store
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -47,6 +48,10 @@ class Exported:
     events: int
     files: int
     bytes: int
+
+
+# Passes over a blog that keeps changing before an export gives up (see export_archive).
+EXPORT_ATTEMPTS = 5
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -158,6 +163,51 @@ def _file_record(path: Path, name: str) -> dict[str, Any]:
     return {"name": name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
+_Taken = tuple[dict[str, Any], dict[str, Any], int, int, set[str], set[str]]
+
+
+async def _posts_and_events(
+    store: Store, blog: Blog, work: Path, progress: Progress | None
+) -> _Taken:
+    """posts.jsonl and events.jsonl into `work`: their file records, the counts, and the
+    e-mail addresses and media names they name."""
+    emails: set[str] = set()
+    names: set[str] = set()
+    posts = _Hashed(work / POSTS)
+    count = 0
+    try:
+        async for chunk in store.posts_for_export(blog):
+            for post, revisions, author, writers in chunk:
+                posts.line(canonical(post_record(post, revisions, author, writers)))
+                emails.update(e for e in [author, *writers.values()] if e)
+                names |= _media_names(post.media)
+                names |= {
+                    e.thumbnail.removeprefix("/media/")
+                    for e in post.embeds
+                    if e.thumbnail and e.thumbnail.startswith("/media/")
+                }
+                for r in revisions:
+                    names |= _media_names(r.media)
+            count += len(chunk)
+            if progress is not None:
+                progress("posts", count, blog.post_count or None)
+    finally:
+        posts_file = posts.close()
+    events = _Hashed(work / EVENTS)
+    event_count = 0
+    try:
+        async for batch in store.events_for_export(blog):
+            for e in batch:
+                record = {"seq": e.seq, "type": e.type.value, "post_id": e.post_id}
+                events.line(canonical({**record, "at": _time(e.at)}))
+            event_count += len(batch)
+            if progress is not None:
+                progress("events", event_count, blog.last_seq)
+    finally:
+        events_file = events.close()
+    return posts_file, events_file, count, event_count, emails, names
+
+
 async def export_archive(
     newsroom: Newsroom,
     user: User | None,
@@ -178,40 +228,22 @@ async def export_archive(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".dateline-export-", dir=out.parent))
     try:
-        emails: set[str] = set()
-        names: set[str] = set()
-        posts = _Hashed(work / POSTS)
-        count = 0
-        try:
-            async for chunk in store.posts_for_export(blog):
-                for post, revisions, author, writers in chunk:
-                    posts.line(canonical(post_record(post, revisions, author, writers)))
-                    emails.update(e for e in [author, *writers.values()] if e)
-                    names |= _media_names(post.media)
-                    names |= {
-                        e.thumbnail.removeprefix("/media/")
-                        for e in post.embeds
-                        if e.thumbnail and e.thumbnail.startswith("/media/")
-                    }
-                    for r in revisions:
-                        names |= _media_names(r.media)
-                count += len(chunk)
-                if progress is not None:
-                    progress("posts", count, blog.post_count or None)
-        finally:
-            posts_file = posts.close()
-        events = _Hashed(work / EVENTS)
-        event_count = 0
-        try:
-            async for batch in store.events_for_export(blog):
-                for e in batch:
-                    record = {"seq": e.seq, "type": e.type.value, "post_id": e.post_id}
-                    events.line(canonical({**record, "at": _time(e.at)}))
-                event_count += len(batch)
-                if progress is not None:
-                    progress("events", event_count, blog.last_seq)
-        finally:
-            events_file = events.close()
+        # Posts and events are read in batches, not in one transaction: a change that lands
+        # meanwhile (a post, a poll's results) would leave events after the header's last seq,
+        # which a restore rightly refuses. So the blog is read again after them, and the pass is
+        # made again from where the blog is then, until nothing moved in between.
+        for _ in range(EXPORT_ATTEMPTS):
+            taken = await _posts_and_events(store, blog, work, progress)
+            now = await newsroom.blog_for_export(user, slug)
+            if now.last_seq == blog.last_seq:
+                break
+            blog = now
+        else:
+            raise Conflict(
+                f"the blog changed during each of {EXPORT_ATTEMPTS} tries to export it; "
+                "try again in a quieter moment"
+            )
+        posts_file, events_file, count, event_count, emails, names = taken
         # The upload records behind the images, and every width variant of them (and of an
         # animation's poster).
         uploads = await store.media_records(sorted({n.partition(".")[0] for n in names}))
