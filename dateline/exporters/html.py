@@ -43,7 +43,7 @@ from dateline import __version__
 from dateline.config import Settings
 from dateline.errors import Conflict, DatelineError, Invalid
 from dateline.model import Blog, BlogStatus, Post
-from dateline.newsroom import Newsroom, urls
+from dateline.newsroom import Newsroom, permissions, urls
 from dateline.newsroom.images import NAME_RE
 from dateline.newsroom.shapes import post_json
 from dateline.web.app import STATIC, make_templates
@@ -184,7 +184,7 @@ async def _snapshot(newsroom: Newsroom, slug: str) -> tuple[Blog, list[Post], li
 
 
 def _archivable(blog: Blog) -> None:
-    if blog.status is BlogStatus.DRAFT:
+    if not permissions.public_blog(blog):
         raise Conflict(f"blog {blog.slug!r} is a draft: it has no public coverage to archive")
     if blog.status is not BlogStatus.ENDED:
         raise Conflict(

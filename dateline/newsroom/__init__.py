@@ -10,7 +10,9 @@ persists what the newsroom hands it.
     blogs.py     create a blog, change its header, go live, end coverage
     scores.py    the live score box: set it, count with one click, change its status line
     posts.py     write, edit, pin, flag, review, schedule, publish, delete; what members see
-    accounts.py  users, roles, passwords, tokens, memberships, sessions, sign-in throttling
+    accounts.py  users, roles, passwords, tokens, memberships, sessions, sign-in throttling,
+                 the key that signs sign-in cookies
+    followers.py readers following a blog (web push): the subscription checked, kept, dropped
     uploads.py   images (checked and re-encoded by images.py)
     embeds.py    URLs alone on a line become embeds: snapshots fetched, thumbnails stored
     imports.py   whole blogs from other live blogs' dumps

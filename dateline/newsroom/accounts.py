@@ -81,6 +81,14 @@ class AccountCases(Cases):
     """`actor` is who asks; None is the instance itself (the command line, which holds the
     database's own credentials), which may do anything."""
 
+    async def signing_key(self) -> str:
+        """The key that signs sign-in cookies. Every process of the instance must sign alike:
+        without a configured `secret_key`, the first process makes one and keeps it in the store
+        for the others (and for restarts)."""
+        return self.settings.secret_key or await self.store.instance_value(
+            "secret_key", lambda: secrets.token_urlsafe(32)
+        )
+
     def _admin(self, actor: User | None) -> None:
         if actor is not None:
             permissions.check(actor, Action.MANAGE_PEOPLE)

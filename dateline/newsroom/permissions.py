@@ -18,9 +18,11 @@ here, through the newsroom's use cases; nothing else compares roles. The rules:
   the members' emails);
 * any newsroom user may upload images (uploading is not publishing);
 * only admins manage users and memberships;
+* readers, without an account, read live and ended blogs and their published posts; a draft blog
+  is its members' alone (`public_blog`, `on_readers_pages`);
 * readers, without an account, vote once in each open poll of a published post in live coverage
   (newsroom/polls.py; the store decides "open" and "once" in the vote's own transaction), and
-  follow and unfollow live blogs' notifications (outbound/followers.py).
+  follow and unfollow live blogs' notifications (newsroom/followers.py).
 
 `check` is pure: it decides on a user, an action, whether the user is a member of the blog, and
 the post as it is (inside the write transaction, for changes). `Permissions.ensure` looks the
@@ -33,7 +35,7 @@ from collections.abc import Awaitable, Callable
 
 from dateline.config import Settings
 from dateline.errors import Forbidden
-from dateline.model import Blog, Post, PostStatus, Role, User
+from dateline.model import Blog, BlogStatus, Post, PostStatus, Role, User
 
 
 class Action(enum.Enum):
@@ -146,6 +148,20 @@ def may(
     post: Post | None = None,
 ) -> bool:
     return refusal(user, action, blog=blog, member=member, post=post) is None
+
+
+def public_blog(blog: Blog) -> bool:
+    """Whether every reader, signed in or not, may read `blog`: live and ended coverage is
+    public; a draft is its newsroom's alone (`Action.OPEN_BLOG`), and does not exist for anyone
+    else (its pages, feed, embed, stream and JSON answer 404, the index leaves it out, hubs are
+    not pinged about it, and it has no public coverage to archive)."""
+    return blog.status is not BlogStatus.DRAFT
+
+
+def on_readers_pages(post: Post) -> bool:
+    """Whether `post` is shown to readers (pages, permalinks, feeds, embeds): published posts
+    only. Its newsroom sees the others through `Action.SEE_UNPUBLISHED`."""
+    return post.status is PostStatus.PUBLISHED
 
 
 def abilities(user: User | None) -> dict[str, bool]:

@@ -152,7 +152,7 @@ class PostCases(EmbedCases):
         blog's members (a contributor: their own); deleted ones for nobody (404 otherwise)."""
         blog = await self.store.get_blog(slug)
         post = await self.store.get_post(blog, post_id)
-        if post.status is PostStatus.PUBLISHED:
+        if permissions.on_readers_pages(post):
             return post
         hidden = NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
         if user is None or post.status is PostStatus.DELETED:

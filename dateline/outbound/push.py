@@ -38,8 +38,8 @@ from dateline import render
 from dateline.config import Settings
 from dateline.model import Blog, Post
 from dateline.newsroom import urls
+from dateline.newsroom.followers import Followers
 from dateline.newsroom.scheduling import Repeating
-from dateline.outbound.followers import Followers
 from dateline.outbound.vapid import Vapid, unb64url, vapid_for
 from dateline.store import Delivery, Store
 

@@ -19,8 +19,7 @@ import httpx
 
 from dateline.config import Settings
 from dateline.errors import Invalid, NotFound, Unavailable
-from dateline.model import BlogStatus
-from dateline.newsroom import urls
+from dateline.newsroom import permissions, urls
 from dateline.newsroom.scheduling import Repeating
 from dateline.store import Store
 
@@ -94,7 +93,7 @@ class WebSubPinger:
             return True
         except Unavailable:
             return False  # the store is away; the retry reads the blog again
-        if blog.status is BlogStatus.DRAFT:
+        if not permissions.public_blog(blog):
             return True
         topic = feed_url(self.settings, blog.slug)
         try:

@@ -4,7 +4,6 @@ and newsroom, opened in the lifespan. One flat list of routes and one of middlew
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import cache
@@ -161,11 +160,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pinger.committed(blog_id, seq)
 
         newsroom = Newsroom(store, bus, settings=settings, on_commit=committed)
-        # Every process of the instance must sign cookies alike: without a configured key, the
-        # first process makes one and keeps it in the store for the others (and for restarts).
-        key = settings.secret_key or await store.instance_value(
-            "secret_key", lambda: secrets.token_urlsafe(32)
-        )
+        key = await newsroom.signing_key()
         web_push = await open_web_push(store, settings)
         app.state.services = Services(
             settings=settings,

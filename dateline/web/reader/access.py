@@ -6,7 +6,8 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from dateline.errors import NotFound
-from dateline.model import Blog, BlogStatus
+from dateline.model import Blog
+from dateline.newsroom import permissions
 from dateline.web.auth import optional_user
 from dateline.web.services import services
 
@@ -16,7 +17,7 @@ async def readable_blog(request: Request) -> tuple[Blog, bool]:
     found = services(request)
     slug = request.path_params["slug"]
     blog = await found.blogs.get(slug)
-    if blog.status is not BlogStatus.DRAFT:
+    if permissions.public_blog(blog):
         return blog, True
     user = await optional_user(request)
     if user is None or not await found.newsroom.can_open(user, blog):

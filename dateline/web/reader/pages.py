@@ -12,8 +12,8 @@ from starlette.responses import HTMLResponse, Response
 
 from dateline import render
 from dateline.errors import BadRequest, NotFound
-from dateline.model import Blog, BlogStatus, Post, PostStatus
-from dateline.newsroom import urls
+from dateline.model import Blog, BlogStatus, Post
+from dateline.newsroom import permissions, urls
 from dateline.newsroom.shapes import decode_cursor, encode_cursor, post_json
 from dateline.outbound import websub
 from dateline.web.cache import cached
@@ -47,9 +47,7 @@ async def _cached(
 
 async def index(request: Request) -> Response:
     # Draft blogs are not public: the newsroom finds them in the console.
-    blogs = [
-        b for b in await services(request).store.list_blogs() if b.status is not BlogStatus.DRAFT
-    ]
+    blogs = [b for b in await services(request).store.list_blogs() if permissions.public_blog(b)]
     return _render(request, "index.html", blogs=[blog_view(b) for b in blogs])
 
 
@@ -158,7 +156,7 @@ async def post_page(request: Request) -> Response:
 
     async def page() -> bytes:
         post = await state.store.get_post(blog, post_id)
-        if post.status is not PostStatus.PUBLISHED:
+        if not permissions.on_readers_pages(post):
             raise NotFound(f"there is no post {post.id!r} in blog {blog.slug!r}")
         return _post_page(request, blog, post)
 

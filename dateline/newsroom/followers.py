@@ -11,10 +11,14 @@ A subscription is the JSON of the browser's `PushSubscription`:
 The endpoint is where Dateline will send requests, so it is taken only on a known push service
 (`push_services`, over https; a loopback address may use http, as browsers allow for local
 development), which keeps a hostile "subscription" from turning the server into a client of
-anything else. Only the endpoint and the two keys are kept (store/push.py)."""
+anything else. Only the endpoint and the two keys are kept (store/push.py).
+
+Like every write, following goes through the newsroom: the reader page's button
+(web/reader/follow.py) calls `Followers`; outbound/push.py sends to whom it keeps."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -28,7 +32,6 @@ from dateline.config import Settings
 from dateline.errors import Invalid, NotFound
 from dateline.model import Blog
 from dateline.newsroom.cases import parse
-from dateline.outbound.vapid import unb64url
 from dateline.store import Store
 
 MAX_ENDPOINT = 1000
@@ -86,10 +89,14 @@ def check_endpoint(endpoint: str, settings: Settings) -> str:
     return endpoint
 
 
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _key(text: str, size: int, field: str) -> bytes:
     try:
-        raw = unb64url(text)
-        if len(raw) != size or unb64url(text.rstrip("=")) != raw:
+        raw = _unb64url(text)
+        if len(raw) != size or _unb64url(text.rstrip("=")) != raw:
             raise ValueError
     except ValueError:
         raise Invalid(f"{field} must be base64url of {size} bytes", field=field) from None
