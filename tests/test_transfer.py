@@ -5,6 +5,7 @@ damaged, altered or hostile are refused and change nothing."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -23,9 +24,9 @@ import sqlalchemy as sa
 from dateline.bus import open_bus
 from dateline.config import Settings
 from dateline.errors import Conflict, Forbidden, ImportFailed, Invalid, NotFound
-from dateline.exporters.archive import export_archive
+from dateline.exporters.archive import NOT_ARCHIVED, export_archive
 from dateline.importers import ImportedBlog, ImportedPost
-from dateline.importers.archive import Archive
+from dateline.importers.archive import Archive, BlogRecord, PostRecord
 from dateline.model import Blog, BlogStatus, Post, PostStatus, Revision
 from dateline.newsroom import Newsroom
 from dateline.newsroom.imports import HOLD
@@ -338,7 +339,7 @@ async def _rich_blog(newsroom: Newsroom) -> tuple[str, dict[str, Any]]:
     scheduled = await newsroom.write_post(
         editor, "floods",
         {"headline": "Tomorrow's plan", "body": "Later.", "status": "scheduled",
-         "publish_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()},
+         "publish_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(), "notify": True},
     )  # fmt: skip
     box = {"kind": "election", "sides": [{"name": "Yes"}, {"name": "No", "score": 3}]}
     await newsroom.update_blog(editor, "floods", {"score": box})
@@ -460,8 +461,24 @@ async def test_an_archive_folder_restores_under_another_slug(store: Store, tmp_p
         assert events[-1].payload["blog"]["url"] == "/floods-copy"
         post = await elsewhere.get_post(blog, made["ids"][0])
         assert post.blog_slug == "floods-copy" and post.revision == 2
+        # A scheduled post still tells the blog's followers when it goes out.
+        scheduled = await elsewhere.get_post(blog, made["ids"][5])
+        assert scheduled.status is PostStatus.SCHEDULED and scheduled.notify
+        quiet = await elsewhere.get_post(blog, made["ids"][1])
+        assert not quiet.notify
     finally:
         await elsewhere.close()
+
+
+def test_an_archive_carries_every_field_of_a_blog_and_a_post_but_those_it_says_why_not() -> None:
+    # A field added to the model must be archived, or named in NOT_ARCHIVED with the reason.
+    post_fields = {f.name for f in dataclasses.fields(Post)}
+    archived = set(PostRecord.model_fields) - {"author", "revisions"} | {"author_id"}
+    assert post_fields - set(NOT_ARCHIVED["post"]) == archived
+    assert set(NOT_ARCHIVED["post"]) <= post_fields
+    blog_fields = {f.name for f in dataclasses.fields(Blog)}
+    assert blog_fields - set(NOT_ARCHIVED["blog"]) == set(BlogRecord.model_fields)
+    assert set(NOT_ARCHIVED["blog"]) <= blog_fields
 
 
 async def test_a_change_that_lands_during_an_export_is_in_it_whole(

@@ -217,6 +217,8 @@ class PostRecord(_Record):
     delete_reason: str | None
     publish_at: datetime | None
     review_note: str | None
+    # Whether followers are notified when it goes out; absent from older archives.
+    notify: bool = False
     revisions: list[RevisionRecord] = Field(min_length=1)
     embeds: list[EmbedRecord] = Field(default_factory=list, max_length=20)
     poll: PollRecord | None = None

@@ -549,6 +549,7 @@ class ImportCases(EmbedCases):
             delete_reason=record.delete_reason,
             publish_at=record.publish_at,
             review_note=record.review_note,
+            notify=record.notify,
             embeds=_embeds(record),
             poll=_poll(record),
         )
