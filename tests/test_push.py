@@ -17,9 +17,10 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from dateline.outbound.push import WebPush
+from dateline.model import EventType
+from dateline.outbound.push import WebPush, deciding
 from dateline.outbound.vapid import Vapid, vapid_for
-from dateline.store import Store, open_store
+from dateline.store import PushEvent, PushPlace, PushStep, Store, open_store
 from dateline.store import schema as t
 from tests.conftest import Running
 from tests.push_service import PushService, unb64url
@@ -467,3 +468,23 @@ async def test_the_console_offers_notify_followers_to_editors_only(
     await _rounds(seeded)
     [got] = await _wait_for(service, "reader", 1)
     assert got.payload["headline"] == "Loud key event"
+
+
+def test_the_rules_decide_without_a_store() -> None:
+    now = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    step = deciding(now, timedelta(minutes=5))
+    published = EventType.POST_PUBLISHED
+    fresh = PushPlace(pending_post=None, sent_at=None)
+    # The newest news replaces older news; a post not marked notify changes nothing.
+    news = [PushEvent(published, "a", True), PushEvent(published, "b", False)]
+    assert step(fresh, [*news, PushEvent(published, "c", True)]) == PushStep(send_post="c")
+    assert step(fresh, news) == PushStep(send_post="a")
+    # Within the gap it waits, and the newest waiting post is the one kept.
+    recent = PushPlace(pending_post="a", sent_at=now - timedelta(minutes=2))
+    assert step(recent, [PushEvent(published, "d", True)]) == PushStep(pending_post="d")
+    assert step(recent, []) == PushStep(pending_post="a")
+    # Once the gap has passed the waiting post goes out, even with nothing new.
+    later = PushPlace(pending_post="a", sent_at=now - timedelta(minutes=5))
+    assert step(later, []) == PushStep(send_post="a")
+    # The end of coverage is the last notice, whatever waited.
+    assert step(recent, [PushEvent(EventType.BLOG_ENDED, None, False)]) == PushStep(final=True)

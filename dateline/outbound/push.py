@@ -36,12 +36,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from dateline import render
 from dateline.config import Settings
-from dateline.model import Blog, Post
-from dateline.newsroom import urls
+from dateline.model import Blog, EventType, Post
+from dateline.newsroom import permissions, urls
 from dateline.newsroom.followers import Followers
 from dateline.newsroom.scheduling import Repeating
 from dateline.outbound.vapid import Vapid, unb64url, vapid_for
-from dateline.store import Delivery, Store
+from dateline.store import Delivery, PushEvent, PushPlace, PushStep, Store
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,35 @@ def _headline(post: Post) -> str:
     return text if len(text) <= HEADLINE_CHARS else text[: HEADLINE_CHARS - 1].rstrip() + "…"
 
 
-def message(blog: Blog, post: Post | None) -> dict[str, Any]:
-    """The notification's JSON for `post`, or (None) for the end of the blog's coverage. URLs
-    are paths: the service worker opens them on its own origin."""
+# The events that mean something to followers.
+WATCHED = (EventType.POST_PUBLISHED, EventType.BLOG_ENDED)
+
+
+def deciding(now: datetime, gap: timedelta) -> Callable[[PushPlace, list[PushEvent]], PushStep]:
+    """The rules, for the store to apply inside its transaction: the end of coverage is the last
+    notice; otherwise the newest published post marked `notify` replaces any older one still
+    waiting, and goes out once `gap` has passed since the blog's last notification."""
+
+    def step(place: PushPlace, events: list[PushEvent]) -> PushStep:
+        pending = place.pending_post
+        for event in events:
+            if event.type is EventType.BLOG_ENDED:
+                return PushStep(final=True)
+            if event.notify:
+                pending = event.post_id
+        if pending is not None and (place.sent_at is None or place.sent_at <= now - gap):
+            return PushStep(send_post=pending)
+        return PushStep(pending_post=pending)
+
+    return step
+
+
+def message(blog: Blog, post: Post | None) -> dict[str, Any] | None:
+    """The notification's JSON for `post`, or (None) for the end of the blog's coverage; None
+    for a post readers no longer see (retracted while it waited). URLs are paths: the service
+    worker opens them on its own origin."""
+    if post is not None and not permissions.on_readers_pages(post):
+        return None
     return {
         "title": blog.title,
         "headline": _headline(post) if post is not None else ENDED,
@@ -133,7 +159,7 @@ class WebPush:
         now = self.clock()
         gap = timedelta(minutes=self.settings.push_min_minutes)
         for blog_id in await self.store.push_blogs_due(now, gap):
-            await self.store.read_push_log(blog_id, now, gap, message)
+            await self.store.read_push_log(blog_id, now, WATCHED, deciding(now, gap), message)
         attempted = 0
         while True:
             batch = await self.store.claim_deliveries(self.clock(), LEASE, BATCH)

@@ -29,7 +29,7 @@ from dateline.store.media import MediaRows
 from dateline.store.migrate import migrate
 from dateline.store.people import PeopleRows, TokenInfo
 from dateline.store.posts import Keyset, PostChange
-from dateline.store.push import Delivery, PushRows
+from dateline.store.push import Delivery, PushEvent, PushPlace, PushRows, PushStep
 from dateline.store.transfer import LoggedEvent, TransferRows
 from dateline.store.webhooks import WebhookRows
 
@@ -67,6 +67,9 @@ __all__ = [
     "LoggedEvent",
     "Pairing",
     "PostChange",
+    "PushEvent",
+    "PushPlace",
+    "PushStep",
     "Received",
     "Shape",
     "Store",

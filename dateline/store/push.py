@@ -4,8 +4,9 @@ A follower is a push subscription for one blog: the push service's endpoint and 
 keys (p256dh, auth), nothing else. Web push reads each followed blog's event log from where it
 last stopped (`push_blogs.seen_seq`, set to the blog's seq when its first follower came, so a new
 follower hears only of what comes next). One transaction turns the events since into at most one
-message per `gap` per blog (the newest post marked `notify` waits for the gap to pass, replacing
-any older one still waiting), or, when coverage ended, into the last notice; each message gets a
+message (what the events mean is decided by dateline/outbound/push.py, handed the blog's place
+and its events inside the transaction: at most one notification per gap, the newest news
+replacing older news still waiting, the last notice when coverage ended); each message gets a
 delivery per follower. Of several nodes, the one whose conditional UPDATE moves `seen_seq` does
 it; the others find nothing to do.
 
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dateline.errors import Conflict, NotFound
-from dateline.model import Blog, BlogStatus, EventType, Post, PostStatus
+from dateline.model import Blog, BlogStatus, EventType, Post
 from dateline.store import schema as t
 from dateline.store.blogs import BlogRows
 from dateline.store.posts import POSTS
@@ -36,9 +37,42 @@ S = t.push_subscriptions.c
 B = t.push_blogs.c
 M = t.push_messages.c
 D = t.push_deliveries.c
-# The notification's JSON for a post of the blog, or (None) for the end of its coverage. Made by
-# whoever knows URLs (dateline/outbound/), called inside the transaction.
-Message = Callable[[Blog, Post | None], dict[str, Any]]
+# The notification's JSON for a post of the blog, or (None) for the end of its coverage; None when
+# the post is not to be notified after all. Made by whoever knows URLs (dateline/outbound/),
+# called inside the transaction.
+Message = Callable[[Blog, Post | None], dict[str, Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PushPlace:
+    """Where web push stands in a blog's log: the post waiting for the gap, and when the last
+    notification of the blog was made."""
+
+    pending_post: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushEvent:
+    """An event of the blog since web push last looked, with its post's `notify` as it is now."""
+
+    type: EventType
+    post_id: str | None
+    notify: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PushStep:
+    """What to do with the events since: send a notification of `send_post` now, or the last
+    notice (`final`), and which post waits for the gap (`pending_post`)."""
+
+    pending_post: str | None = None
+    send_post: str | None = None
+    final: bool = False
+
+
+# The rules (dateline/outbound/push.py): what the events since mean, given where it stood.
+Decide = Callable[[PushPlace, list[PushEvent]], PushStep]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,18 +171,30 @@ class PushRows(BlogRows):
             return [int(r.blog_id) for r in rows]
 
     async def read_push_log(
-        self, blog_id: int, now: datetime, gap: timedelta, message: Message
+        self,
+        blog_id: int,
+        now: datetime,
+        watched: tuple[EventType, ...],
+        decide: Decide,
+        message: Message,
     ) -> int | None:
-        """Turn the blog's events since web push last looked into (at most) one message with a
-        delivery per follower; the message's id, or None. Safe on every node at once."""
+        """Hand the blog's `watched` events since web push last looked to `decide`, and carry out
+        its step: at most one message, with a delivery per follower; the message's id, or None.
+        Safe on every node at once."""
         try:
             async with self.engines.writing() as conn:
-                return await self._read_push_log(conn, blog_id, now, gap, message)
+                return await self._read_push_log(conn, blog_id, now, watched, decide, message)
         except _Lost:
             return None
 
     async def _read_push_log(
-        self, conn: AsyncConnection, blog_id: int, now: datetime, gap: timedelta, message: Message
+        self,
+        conn: AsyncConnection,
+        blog_id: int,
+        now: datetime,
+        watched: tuple[EventType, ...],
+        decide: Decide,
+        message: Message,
     ) -> int | None:
         place = (
             await conn.execute(
@@ -160,27 +206,25 @@ class PushRows(BlogRows):
         blog = await self._blog_row(conn, t.blogs.c.id == blog_id)
         assert blog is not None  # the row holds its blog
         e = t.events.c
-        events = await conn.execute(
+        rows = await conn.execute(
             sa.select(e.seq, e.type, e.post_id)
             .where(
                 e.blog_id == blog_id,
                 e.seq > place.seen_seq,
                 e.seq <= blog.last_seq,
-                e.type.in_([EventType.POST_PUBLISHED.value, EventType.BLOG_ENDED.value]),
+                e.type.in_([w.value for w in watched]),
             )
             .order_by(e.seq)
         )
-        pending: str | None = place.pending_post
-        ended = False
-        for event in events:
-            if event.type == EventType.BLOG_ENDED.value:
-                ended = True
-                break
-            if await self._notifies(conn, blog_id, event.post_id):
-                pending = event.post_id  # the newest news replaces older news still waiting
+        events = [
+            PushEvent(EventType(r.type), r.post_id, await self._notifies(conn, blog_id, r.post_id))
+            for r in rows.all()
+        ]
+        step = decide(PushPlace(place.pending_post, place.sent_at), events)
         moved = t.push_blogs.update().where(B.blog_id == blog_id, B.seen_seq == place.seen_seq)
-        if ended:
-            made = await self._message(conn, blog, message(blog, None), now, final=True)
+        if step.final:
+            final = message(blog, None)
+            made = await self._message(conn, blog, final, now, final=True) if final else None
             # Its followers are removed as the last notice reaches each; a new follower after a
             # reopening starts a new place in the log.
             if (await conn.execute(moved.values(seen_seq=blog.last_seq))).rowcount != 1:
@@ -189,18 +233,20 @@ class PushRows(BlogRows):
             return made
         sent_at = place.sent_at
         made = None
-        if pending is not None and (sent_at is None or sent_at <= now - gap):
-            post = await self._post(conn, blog, pending)
-            if post is not None and post.status is PostStatus.PUBLISHED:
-                made = await self._message(conn, blog, message(blog, post), now, final=False)
+        if step.send_post is not None:
+            post = await self._post(conn, blog, step.send_post)
+            payload = message(blog, post) if post is not None else None
+            if payload is not None:
+                made = await self._message(conn, blog, payload, now, final=False)
                 sent_at = now if made is not None else sent_at
-            pending = None
-        values = {"seen_seq": blog.last_seq, "pending_post": pending, "sent_at": sent_at}
+        values = {"seen_seq": blog.last_seq, "pending_post": step.pending_post, "sent_at": sent_at}
         if (await conn.execute(moved.values(**values))).rowcount != 1:
             raise _Lost
         return made
 
     async def _notifies(self, conn: AsyncConnection, blog_id: int, post_id: str | None) -> bool:
+        if post_id is None:
+            return False
         p = t.posts.c
         query = sa.select(p.notify).where(p.blog_id == blog_id, p.public_id == post_id)
         return bool(await conn.scalar(query))
