@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
+from dateline.bus.redis import CHANNEL
 from tests import sse
 from tests.conftest import SEED
 from tests.nodes import Node, cli, two_nodes
@@ -30,6 +32,21 @@ def cluster(
         yield nodes
 
 
+async def _subscribed(redis_url: str, nodes: int, within: float = 10.0) -> None:
+    """Wait until `nodes` processes listen on the bus's channel (polled, not slept)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            [(_, count)] = await client.pubsub_numsub(CHANNEL)
+            if count >= nodes:
+                return
+            assert time.monotonic() < deadline, f"{count} of {nodes} subscribed to {CHANNEL}"
+            await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
+
+
 async def _publish(node: Node, token: str, headline: str) -> int:
     async with httpx.AsyncClient(base_url=node.base, timeout=10) as c:
         r = await c.post(
@@ -42,11 +59,11 @@ async def _publish(node: Node, token: str, headline: str) -> int:
 
 
 async def test_a_post_written_on_one_node_reaches_readers_on_another(
-    cluster: tuple[Node, Node, str],
+    cluster: tuple[Node, Node, str], redis_server: RedisServer
 ) -> None:
     a, b, token = cluster
     async with sse.connect(b.base, f"/{SLUG}/live?after=9") as reader:
-        await asyncio.sleep(1.2)  # node B has subscribed to Redis
+        await _subscribed(redis_server.url, 2)
         started = time.monotonic()
         seq = await _publish(a, token, "Written on A")
         frame = await reader.next_event(timeout=2)
@@ -69,7 +86,7 @@ async def test_redis_stopping_and_returning_loses_nothing(
         assert [f.id for f in during] == [11, 12, 13]
         restarted = start_redis(tmp_path / "again", port=redis_server.port)
         try:
-            await asyncio.sleep(2.5)  # both nodes resubscribe
+            await _subscribed(restarted.url, 2)
             await _publish(a, token, "After the outage")
             after = await reader.next_event(timeout=3)
             assert after.id == 14
@@ -89,7 +106,7 @@ async def test_several_workers_on_one_port_share_events_through_redis(
     ).strip().splitlines()[-1]  # fmt: skip
     node = Node(db, redis_server.url, tmp_path / "workers.log", "--workers", "2")
     try:
-        await asyncio.sleep(1.5)  # both workers up and subscribed
+        await _subscribed(redis_server.url, 2)
         async with sse.connect(node.base, f"/{SLUG}/live?after=9") as reader:
             # Whichever worker takes each write, the reader's worker hears of it.
             seqs = [await _publish(node, token, f"Worker post {i}") for i in range(6)]
