@@ -184,7 +184,10 @@ def _serve(settings: Settings) -> None:
             "set --bus redis://HOST:6379/0."
         )
         sys.exit(2)
-    serve(settings)
+    try:
+        serve(settings)
+    except DatelineError as exc:  # a limit that cannot work, refused before listening
+        _fail(exc)
 
 
 # -- migrate -------------------------------------------------------------------------------

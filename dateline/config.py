@@ -99,6 +99,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a connection has to send its request's headers (408 and closed after).",
     ),
     Setting(
+        "idle_timeout_seconds",
+        "Seconds a connection may stay idle after a complete response before it is closed "
+        "(HTTP keep-alive); live streams are responses still going, never idle.",
+    ),
+    Setting(
         "push",
         "Who holds the readers' live streams: direct (this node) or grip (a GRIP proxy in front, "
         "such as Pushpin or Fastly Fanout: streams that come through it are held there, and this "
@@ -339,6 +344,7 @@ class Settings:
     max_header_bytes: int = 65_536
     max_headers: int = 100
     header_timeout_seconds: float = 10.0
+    idle_timeout_seconds: float = 5.0
     push: str = "direct"
     grip_publish_urls: str = ""
     grip_publish_token: str = ""

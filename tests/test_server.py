@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 
 import httpx
 import pytest
 
+from dateline.config import Settings
+from tests import sse
 from tests.conftest import Running
 
 SLUG = "xi-putin-moscow"
@@ -152,3 +155,83 @@ async def test_live_streams_are_refused_first_keeping_room_for_the_newsroom(
     finally:
         for writer in streams:
             writer.close()
+
+
+# -- idle connections ---------------------------------------------------------------------------
+
+# The header deadline longer than the idle one, so that each test shows which of them closed
+# the connection.
+IDLE = {"idle_timeout_seconds": 1.0, "header_timeout_seconds": 2.5}
+
+
+async def _response(reader: asyncio.StreamReader) -> bytes:
+    """One whole response (with a Content-Length) off a keep-alive connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"\r\ncontent-length: (\d+)\r\n", head.lower())
+    assert length, head
+    return head + await reader.readexactly(int(length.group(1)))
+
+
+async def _closed_after(reader: asyncio.StreamReader) -> tuple[bytes, float]:
+    """What the server sends before it closes the connection, and how long that took."""
+    began = time.monotonic()
+    async with asyncio.timeout(10):
+        rest = await reader.read()
+    return rest, time.monotonic() - began
+
+
+def test_an_idle_timeout_that_cannot_work_is_refused_at_start() -> None:
+    from dateline.errors import Invalid
+    from dateline.web.server.run import uvicorn_options
+
+    assert uvicorn_options(Settings())["timeout_keep_alive"] == 5.0
+    with pytest.raises(Invalid, match="idle_timeout_seconds must be more than 0"):
+        uvicorn_options(Settings(idle_timeout_seconds=0))
+
+
+@pytest.mark.parametrize("settings_overrides", [IDLE])
+async def test_an_idle_keep_alive_connection_is_closed_after_idle_timeout_seconds(
+    seeded: Running,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(seeded))
+    try:
+        ask = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        writer.write(ask)
+        assert (await _response(reader)).startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(0.5)  # within the bound, the connection is kept for the next request
+        writer.write(ask)
+        assert (await _response(reader)).startswith(b"HTTP/1.1 200")
+        rest, waited = await _closed_after(reader)
+        # Closed without a word (nothing was asked), by the idle bound, not the header deadline.
+        assert rest == b"" and 0.8 < waited < 2.0, (rest, waited)
+    finally:
+        writer.close()
+    await _still_serves(seeded)
+
+
+@pytest.mark.parametrize("settings_overrides", [IDLE])
+async def test_a_connection_that_never_sends_a_byte_is_closed_at_the_header_deadline(
+    seeded: Running,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(seeded))
+    try:
+        rest, waited = await _closed_after(reader)
+        assert rest.startswith(b"HTTP/1.1 408") and 2.3 < waited < 4.0, (rest, waited)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("settings_overrides", [IDLE])
+async def test_a_live_stream_outlasts_the_idle_timeout(seeded: Running) -> None:
+    # A stream is a response still going (the client sends nothing after its request, the node
+    # only heartbeats): the idle bound, which starts when a response is complete, never cuts it.
+    last_seq = (await seeded.store.get_blog(SLUG)).last_seq
+    async with sse.connect(seeded.base_url, f"/{SLUG}/live", last_event_id=last_seq) as stream:
+        assert stream.status == 200
+        await asyncio.sleep(3 * IDLE["idle_timeout_seconds"])
+        assert not stream.closed.is_set()
+        async with seeded.client(seeded.token) as c:
+            r = await c.post(f"/api/v1/blogs/{SLUG}/posts", json={"headline": "Still streaming"})
+            assert r.status_code == 201
+        frame = await stream.next_event()
+        assert frame.data is not None and frame.data["post"]["headline"] == "Still streaming"

@@ -5,8 +5,8 @@ in front): uvicorn's httptools protocol, with
   number of headers (`max_headers`, 431 beyond), checked as the bytes arrive, so one huge header
   costs the event loop a few reads, not seconds;
 * a deadline for the headers (`header_timeout_seconds`): a connection that sends nothing, or
-  dribbles its headers, is answered 408 and closed (idle keep-alive connections are uvicorn's
-  own `timeout_keep_alive`);
+  dribbles its headers, is answered 408 and closed (a keep-alive connection idle after a
+  response is closed by uvicorn's `timeout_keep_alive`, `idle_timeout_seconds`, run.py);
 * a cap on connections still sending their headers from one address, and on connections in all
   (`max_connections`, never above the process's open-file limit): beyond them a connection is
   closed at once, keeping the descriptors for everyone else. New live streams are refused

@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 
 from dateline.config import SETTINGS, Settings
+from dateline.errors import Invalid
 from dateline.web.server import ServedApp, served_app
 from dateline.web.server.limits import guarded_protocol
 
@@ -23,12 +24,21 @@ def app_from_environment() -> ServedApp:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn runs a node (tests start their servers with the same)."""
     trusted = settings.forwarded_allow_ips.strip()
+    if not settings.idle_timeout_seconds > 0:
+        raise Invalid(
+            "idle_timeout_seconds must be more than 0 (a keep-alive connection is closed that "
+            "many seconds after its last response)",
+            field="idle_timeout_seconds",
+        )
     return {
         # uvicorn's httptools protocol with Dateline's limits at the connection (limits.py).
         "http": guarded_protocol(settings),
         "host": settings.host,
         "port": settings.port,
         "access_log": False,  # per-request log lines cost a third of the throughput; nginx logs
+        # A connection idle after a complete response is closed (a live stream is a response
+        # still going, never idle); a new one's first request falls under the header deadline.
+        "timeout_keep_alive": settings.idle_timeout_seconds,
         # Live streams never finish on their own; give them a moment, then close them.
         "timeout_graceful_shutdown": 3,
         # Forwarded headers are believed only from the proxies named: a node that readers reach
