@@ -1,5 +1,6 @@
-"""The node as `dateline serve` runs it, at the edge: which forwarded headers it believes, and its
-limits at the connection."""
+"""The node as `dateline serve` runs it, at the edge: which forwarded headers it believes (the
+scheme, and the address sign-in throttling counts), its limits at the connection, and how long
+an idle connection is kept."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import contextlib
 import re
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from dateline.config import Settings
+from dateline.newsroom import accounts
 from tests import sse
 from tests.conftest import Running
 
@@ -33,6 +36,61 @@ async def test_forwarded_headers_from_a_configured_proxy_are_believed(seeded: Ru
     async with seeded.client() as c:
         page = await c.get(f"/{SLUG}", headers=PROXIED)
     assert '<link rel="canonical" href="https://127.0.0.1:' in page.text
+
+
+async def _guesses(running: Running, spoofs: list[str | None]) -> list[int]:
+    """Wrong passwords, each for another account (the account limit stays out of the way),
+    each claiming the address in `spoofs` (None: no header); the statuses."""
+    statuses = []
+    async with running.client() as c:
+        for i, spoof in enumerate(spoofs):
+            form = (await c.get("/newsroom/login")).text
+            token = re.search(r'name="csrf_token" value="([^"]*)"', form)
+            assert token
+            r = await c.post(
+                "/newsroom/login",
+                data={"email": f"nobody{i}@example.org", "password": "wrong password",
+                      "csrf_token": token.group(1)},
+                headers={"X-Forwarded-For": spoof} if spoof else {},
+            )  # fmt: skip
+            statuses.append(r.status_code)
+    return statuses
+
+
+async def _failed(running: Running, address: str, count: int) -> None:
+    """`count` failed sign-ins from `address` already (a password hash takes a while to check:
+    the test makes over HTTP only the attempts around the limit)."""
+    for _ in range(count):
+        await running.store.record_login_failure([f"ip:{address}"])
+
+
+async def _bucket(running: Running, address: str) -> int:
+    since = datetime.now(UTC) - accounts.THROTTLE_WINDOW
+    return len(await running.store.login_failures_since(f"ip:{address}", since))
+
+
+async def test_a_spoofed_x_forwarded_for_cannot_escape_sign_in_throttling(seeded: Running) -> None:
+    limit = accounts.MAX_FAILURES_PER_ADDRESS
+    await _failed(seeded, "127.0.0.1", limit - 2)
+    # Every guess claims another address: all of them are counted against the real one, and
+    # past its limit no claimed address gets another guess.
+    spoofs: list[str | None] = [f"203.0.113.{i}" for i in range(5)]
+    assert await _guesses(seeded, spoofs) == [401, 401, 429, 429, 429]
+    assert await _bucket(seeded, "127.0.0.1") == limit
+    assert [await _bucket(seeded, f"203.0.113.{i}") for i in range(5)] == [0] * 5
+
+
+@pytest.mark.parametrize("settings_overrides", [{"forwarded_allow_ips": "127.0.0.1"}])
+async def test_x_forwarded_for_from_a_configured_proxy_names_the_throttled_address(
+    seeded: Running,
+) -> None:
+    limit = accounts.MAX_FAILURES_PER_ADDRESS
+    await _failed(seeded, "203.0.113.7", limit - 1)
+    assert await _guesses(seeded, ["203.0.113.7", "203.0.113.7"]) == [401, 429]
+    # The proxy's other clients, and the proxy itself, are counted on their own.
+    assert await _guesses(seeded, ["203.0.113.8", None]) == [401, 401]
+    assert await _bucket(seeded, "203.0.113.7") == limit
+    assert await _bucket(seeded, "203.0.113.8") == await _bucket(seeded, "127.0.0.1") == 1
 
 
 # -- limits at the connection (web/server/limits.py) -------------------------------------------
