@@ -12,6 +12,7 @@ over the package's source and import graph:
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -149,3 +150,20 @@ def test_the_model_imports_only_plain_data_modules() -> None:
     imported = _graph().find_modules_directly_imported_by("dateline.model")
     assert imported, "the scan found no imports in the model: it no longer sees them"
     assert imported <= PLAIN, f"the model imports {sorted(imported - PLAIN)}"
+
+
+def test_the_architecture_page_names_every_part_and_every_contract() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    table = [line for line in page.splitlines() if line.startswith("| ")]
+    folders = {cell.strip().strip("`") for line in table for cell in line.split("|")[2:3]}
+    on_disk = {
+        p.name + ("/" if p.is_dir() else "")
+        for p in PACKAGE.iterdir()
+        if p.name != "__init__.py" and not p.name.startswith((".", "_"))
+    }
+    assert on_disk - {"web/"} <= folders, f"parts missing from the page: {on_disk - folders}"
+    assert {"web/", "web/server/"} <= folders
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    numbered = [line for line in page.splitlines() if re.match(r"\d+\. \*\*", line)]
+    assert len(numbered) == len(contracts), "the page lists one rule per contract"
