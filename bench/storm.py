@@ -4,8 +4,8 @@ deploy, a crash) so that all of them reconnect within a second, each with its La
     ./run bench storm --readers 10000 [--clients 2] [--posts 5] [--json results.json]
 
 Starts `dateline serve` (SQLite, the seed blog), connects the readers from separate client
-processes, publishes posts, kills the node and starts a new one on the same port and database
-while posts are still being written through the API, and counts on the client side what every
+processes, publishes posts, kills the node and starts a new one on the same port and database,
+publishes more posts through the API once it answers, and counts on the client side what every
 reader received. Each reader reconnects as a browser's script would: at once when its stream
 drops, after its Retry-After (or 1-3 s) when refused, with the last seq it saw. The figures:
 every reader got every post exactly once and in order (delivered 1.0, duplicates 0, out of order

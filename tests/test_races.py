@@ -143,6 +143,7 @@ async def test_two_edits_from_the_same_revision_one_wins_the_other_is_told(
         post = (await _public(seeded, post_id)).json()
         assert post["revision"] == 2
         assert (await _post_events(seeded, post_id)).count("post.updated") == 1
+    await _books_balance(seeded)
 
 
 async def test_approve_racing_a_delete_leaves_it_deleted(seeded: Running) -> None:
