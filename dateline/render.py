@@ -6,7 +6,7 @@ import functools
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -232,6 +232,18 @@ def zone_abbreviation(moment: datetime, tz_name: str) -> str:
             return "UTC"
         return f"UTC{abbr[0]}{hours}" + (f":{minutes}" if minutes and int(minutes) else "")
     return abbr
+
+
+def zone_names(tz_name: str, around: datetime, days: int = 400) -> dict[int, str]:
+    """The abbreviations `zone_abbreviation` writes for each UTC offset (in minutes east) the zone
+    uses from a day before `around` to `days` after: {0: "GMT", 60: "BST"}. A page's script
+    formats times with them, so it writes what the server does ("BST", not Intl's "GMT+1")."""
+    names: dict[int, str] = {}
+    for day in range(-1, days + 1):
+        moment = around + timedelta(days=day)
+        offset = moment.astimezone(zone(tz_name)).utcoffset() or timedelta()
+        names.setdefault(int(offset.total_seconds()) // 60, zone_abbreviation(moment, tz_name))
+    return names
 
 
 def ap_clock(moment: datetime, tz_name: str) -> str:

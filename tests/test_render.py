@@ -99,6 +99,12 @@ def test_times_read_in_ap_style_in_the_blogs_zone(utc: datetime, zone: str, expe
     assert render.ap_datetime(utc, zone) == expected
 
 
+def test_a_zones_names_by_offset_are_the_servers_for_a_pages_script() -> None:
+    assert render.zone_names("Europe/London", _utc(2026, 12, 2)) == {0: "GMT", 60: "BST"}
+    assert render.zone_names("America/New_York", _utc(2026, 12, 2)) == {-300: "ET", -240: "ET"}
+    assert render.zone_names("Asia/Dubai", _utc(2026, 12, 2)) == {240: "UTC+4"}
+
+
 def test_unknown_time_zones_name_a_fix() -> None:
     with pytest.raises(Invalid, match="use an IANA name such as 'America/New_York'"):
         render.zone("Eastern")

@@ -5,11 +5,13 @@ change in the blog's zone, the autosave time, and the compose box with scripts o
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
 
+from dateline import render
 from tests.browser.test_console import CONSOLE, Desk, _api
 from tests.conftest import Running
 
@@ -78,11 +80,29 @@ async def test_scheduling_at_a_clock_change_is_refused_or_asked_about(
 
 
 async def test_the_autosave_time_is_in_the_blogs_zone(seeded: Running, desk: Desk) -> None:
+    # London: "GMT" in winter and "BST" in summer, as the server writes them (Intl would say
+    # "GMT" / "GMT+1"); the time is the blog's, whatever the browser's zone.
+    await _api(seeded, "PATCH", "", json={"timezone": "Europe/London"})
     page = await desk.console("editor")
     await page.locator("#c-body").fill("Notes from the briefing")
+    now = datetime.now(UTC)
+    zone = render.zone_abbreviation(now, "Europe/London")
     await expect(page.locator("#c-status")).to_have_text(
-        re.compile(r"^Draft saved \d{1,2}:\d\d [ap]\.m\. (ET|UTC|[A-Z]+)$"), timeout=6000
+        re.compile(rf"^Draft saved \d{{1,2}}:\d\d [ap]\.m\. {zone}$"), timeout=6000
     )
+    assert zone in ("GMT", "BST")
+    # A summer moment and a winter one, through the page's own formatter.
+    src = await page.locator('script[src*="console"]').get_attribute("src")
+    names = await page.locator("#compose").get_attribute("data-zone-names")
+    shown = await page.evaluate(
+        """async ([src, names]) => {
+          const { apClock } = await import(src);
+          const at = (iso) => apClock(new Date(iso), "Europe/London", JSON.parse(names));
+          return [at("2027-07-01T12:05:00Z"), at("2027-01-15T00:30:00Z")];
+        }""",
+        [src, names],
+    )
+    assert shown == ["1:05 p.m. BST", "12:30 a.m. GMT"]
 
 
 async def test_the_compose_box_publishes_with_scripts_off(seeded: Running, desk: Desk) -> None:

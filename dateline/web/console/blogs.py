@@ -6,7 +6,9 @@ every write goes through the newsroom, which decides who may do what."""
 
 from __future__ import annotations
 
+import json
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -205,6 +207,7 @@ async def blog_console(request: Request, **form: Any) -> Response:
         embed_html=embed_snippet(origin, blog.slug),
         reader_url=urls.blog_path(blog.slug),
         zones=_ZONES,
+        zone_names=_zone_names(blog),
         saved=request.query_params.get("saved"),
         can_webhooks=can_webhooks,
         webhook_count=len(hooks),
@@ -223,6 +226,12 @@ def _console_post(post: Post, blog: Blog) -> dict[str, Any]:
     )
     view["excerpt"] = _excerpt(post.body)
     return view
+
+
+def _zone_names(blog: Blog) -> str:
+    """For the compose box's script: the blog's zone abbreviations by UTC offset, as JSON."""
+    names = render.zone_names(blog.timezone, datetime.now(UTC))
+    return json.dumps({str(offset): name for offset, name in names.items()})
 
 
 def _excerpt(markdown: str, size: int = 240) -> str:
@@ -262,6 +271,7 @@ async def post_editor(request: Request, **form: Any) -> Response:
         read_only_reason=why_not,
         can_delete=permissions.may(user, Action.DELETE_POST, blog=blog, member=member, post=post),
         reader_url=urls.post_path(blog.slug, post.id),
+        zone_names=_zone_names(blog),
         **form,
     )  # fmt: skip
 

@@ -88,18 +88,21 @@ export function zonedToISO(local, timeZone, which = null) {
 }
 
 // "3:32 p.m. ET": a time as the rest of the newsroom writes it, in the blog's zone (not the
-// browser's, and not its 12-hour "08:32 PM").
+// browser's, and not its 12-hour "08:32 PM"). The zone's name is the server's (`names`: the
+// blog's abbreviations by UTC offset in minutes, from render.zone_names): "BST", where Intl
+// would say "GMT+1".
 const AP_ZONES = { EST: "ET", EDT: "ET", CST: "CT", CDT: "CT", MST: "MT", MDT: "MT", PST: "PT", PDT: "PT" };
 
-export function apClock(date, timeZone) {
+export function apClock(date, timeZone, names = {}) {
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat("en-US", {
       timeZone, hour: "numeric", minute: "2-digit", hour12: true, timeZoneName: "short",
     }).formatToParts(date).map((p) => [p.type, p.value]),
   );
   const meridiem = parts.dayPeriod === "AM" ? "a.m." : "p.m.";
-  const zone = AP_ZONES[parts.timeZoneName] ?? parts.timeZoneName.replace("GMT", "UTC");
-  return `${parts.hour}:${parts.minute} ${meridiem} ${zone === "UTC" ? "UTC" : zone}`;
+  const zone = names[String(offsetMinutes(date, timeZone))]
+    ?? AP_ZONES[parts.timeZoneName] ?? parts.timeZoneName.replace("GMT", "UTC");
+  return `${parts.hour}:${parts.minute} ${meridiem} ${zone}`;
 }
 
 function wallClock(date, timeZone) {
@@ -116,6 +119,7 @@ function setupCompose(form) {
   const slug = form.dataset.slug;
   const postId = form.dataset.postId ?? null;
   const timeZone = form.dataset.timezone || "UTC";
+  const zoneNames = JSON.parse(form.dataset.zoneNames || "{}");
   const postsPath = `/api/v1/blogs/${encodeURIComponent(slug)}/posts`;
   const storageKey = postId ? `dateline:edit:${slug}:${postId}` : `dateline:compose:${slug}`;
   const status = $("c-status");
@@ -296,7 +300,7 @@ function setupCompose(form) {
       }
       savedSnapshot = snapshot;
       remember();
-      status.textContent = `Draft saved ${apClock(new Date(), timeZone)}`;
+      status.textContent = `Draft saved ${apClock(new Date(), timeZone, zoneNames)}`;
     } catch (err) {
       status.textContent = `Draft not saved: ${err.message}`;
     }
