@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from dateline import render
+from dateline.store import schema
 from tests.conftest import Running
 
 SLUG = "xi-putin-moscow"
@@ -123,6 +126,28 @@ async def test_live_times_come_in_the_blogs_zone_from_the_server(
     await _api(seeded, "POST", f"/blogs/{SLUG}/posts", json={"headline": "Now"})
     updated = page.locator(".blog-header__updated time")
     await expect(updated).to_have_text(re.compile(r"^\d+:\d\d [ap]\.m\. ET, \w+ \d+, \d{4}$"))
+
+
+async def test_a_live_time_takes_the_zones_name_at_that_moment_not_the_pages(
+    seeded: Running, page: Page
+) -> None:
+    # A London blog last updated in the other half of the year: the page loads saying BST (or
+    # GMT). A post now must read what London is now (the script once kept the loaded label).
+    zone = "Europe/London"
+    await _api(seeded, "PATCH", f"/blogs/{SLUG}", json={"timezone": zone})
+    now = render.zone_abbreviation(datetime.now(UTC), zone)
+    then = datetime(2026, 7 if now == "GMT" else 1, 1, 11, 5, tzinfo=UTC)
+    async with seeded.store.engines.writing() as conn:
+        await conn.execute(
+            schema.blogs.update().where(schema.blogs.c.slug == SLUG).values(updated_at=then)
+        )
+    await _live(page, seeded, f"/{SLUG}")
+    updated = page.locator(".blog-header__updated time")
+    await expect(updated).to_have_text(render.ap_datetime(then, zone))
+    assert render.zone_abbreviation(then, zone) != now
+    await _api(seeded, "POST", f"/blogs/{SLUG}/posts", json={"headline": "Now"})
+    today = render.ap_date(datetime.now(UTC), zone)
+    await expect(updated).to_have_text(re.compile(rf"^\d+:\d\d [ap]\.m\. {now}, {today}$"))
 
 
 async def test_the_embeds_links_open_outside_its_frame(seeded: Running, page: Page) -> None:
