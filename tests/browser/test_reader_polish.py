@@ -162,3 +162,62 @@ async def test_the_embeds_links_open_outside_its_frame(seeded: Running, page: Pa
         await link.click()
     assert (await opened.value).url.startswith(f"{seeded.base_url}/{SLUG}/posts/")
     assert page.url == "http://news.example/"
+
+
+async def _embedded(running: Running, page: Page) -> None:
+    host = f'<!doctype html><title>Elsewhere</title><iframe src="{running.base_url}/{SLUG}/embed" style="height:900px;width:100%"></iframe>'
+    await page.route(
+        "http://news.example/", lambda r: r.fulfill(body=host, content_type="text/html")
+    )
+    await page.context.route(  # the new tab's too
+        "http://elsewhere.example/**", lambda r: r.fulfill(body="<title>Report</title>")
+    )
+    await page.goto("http://news.example/")
+
+
+async def test_the_embeds_links_open_outside_its_frame_without_script(
+    seeded: Running, browser: Browser
+) -> None:
+    await _api(
+        seeded, "POST", f"/blogs/{SLUG}/posts",
+        json={"headline": "Linked", "body": "See [the report](http://elsewhere.example/report)."},
+    )  # fmt: skip
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await _embedded(seeded, page)
+    frame = page.frame_locator("iframe")
+    body_link = frame.locator("#stream article .post__body a", has_text="the report")
+    title_link = frame.locator(".embed__title a")
+    for link, where in [
+        (body_link, "http://elsewhere.example/report"),
+        (title_link, f"{seeded.base_url}/{SLUG}"),
+    ]:
+        async with context.expect_page() as opened:
+            await link.click()
+        assert (await opened.value).url == where
+        assert page.url == "http://news.example/"
+        assert page.frames[1].url == f"{seeded.base_url}/{SLUG}/embed"  # the frame stayed
+    await context.close()
+
+
+async def test_the_embeds_body_links_keep_their_rel_when_clicked(
+    seeded: Running, page: Page
+) -> None:
+    await _api(
+        seeded, "POST", f"/blogs/{SLUG}/posts",
+        json={"headline": "Linked", "body": "See [the report](http://elsewhere.example/report)."},
+    )  # fmt: skip
+    await _embedded(seeded, page)
+    frame = page.frame_locator("iframe")
+    link = frame.locator("#stream article .post__body a", has_text="the report")
+    async with page.context.expect_page() as opened:
+        await link.click()
+    assert (await opened.value).url == "http://elsewhere.example/report"
+    rel = set((await link.get_attribute("rel") or "").split())
+    assert {"noopener", "noreferrer", "nofollow"} <= rel
+    # "Read all coverage" opens the blog outside too (it is no "Load more").
+    articles = await frame.locator("#stream article").count()
+    async with page.context.expect_page() as opened:
+        await frame.get_by_role("link", name="Read all coverage").click()
+    assert (await opened.value).url == f"{seeded.base_url}/{SLUG}"
+    assert await frame.locator("#stream article").count() == articles

@@ -232,10 +232,11 @@ function showScore(html, announcer) {
   if (announcer && after && after !== before) announcer.textContent = `Score: ${after}`;
 }
 
-// "Load more" appends the next page in place: the stream stays live above it.
+// "Load more" appends the next page in place: the stream stays live above it. (Only the next
+// page's link: the embed's "Read all coverage" in the same place opens the blog outside.)
 function loadMore(stream) {
   document.addEventListener("click", async (event) => {
-    const link = event.target.closest(".load-more a");
+    const link = event.target.closest('.load-more a[rel~="next"]');
     if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey)
       return;
     event.preventDefault();
