@@ -85,6 +85,56 @@ async def test_without_script_an_older_page_links_back_to_the_newest(
     await context.close()
 
 
+async def _shown_ids(page: Page) -> list[str]:
+    return list(await page.locator("#stream article").evaluate_all("(all) => all.map((a) => a.id)"))
+
+
+async def test_posts_trimmed_from_a_long_page_come_back_with_load_more(
+    seeded: Running, page: Page
+) -> None:
+    # Past its limit (200; 20 here) the page drops its oldest posts as new ones arrive; the
+    # existing "Load more" must then continue from the oldest post still shown, or skip some.
+    for i in range(16):
+        await _api(seeded, "POST", f"/blogs/{SLUG}/posts", json={"headline": f"Update {i}"})
+    await _live(page, seeded, f"/{SLUG}")
+    await expect(page.locator("#stream article")).to_have_count(20)
+    await page.evaluate("document.getElementById('stream').dataset.max = '20'")
+    for i in range(3):
+        await _api(seeded, "POST", f"/blogs/{SLUG}/posts", json={"headline": f"New {i}"})
+    await expect(page.locator("#stream article").first).to_contain_text("New 2")
+    await expect(page.locator("#stream article")).to_have_count(20)
+    while await page.locator(".load-more").count():
+        shown = await page.locator("#stream article").count()
+        await page.get_by_role("link", name="Load more").click()
+        await expect(page.locator("#stream article")).not_to_have_count(shown)
+    everything = (await _api(seeded, "GET", f"/blogs/{SLUG}/posts?limit=100"))["posts"]
+    assert await _shown_ids(page) == [f"post-{p['id']}" for p in everything]
+
+
+async def test_a_load_more_made_by_trimming_keeps_the_tag_and_order(
+    seeded: Running, page: Page
+) -> None:
+    for i in range(3):
+        await _api(
+            seeded, "POST", f"/blogs/{SLUG}/posts", json={"headline": f"K{i}", "tags": ["Kyiv"]}
+        )
+    await _live(page, seeded, f"/{SLUG}?tag=Kyiv&sort=newest")
+    await expect(page.locator("#stream article")).to_have_count(3)
+    await expect(page.locator(".load-more")).to_have_count(0)
+    await page.evaluate("document.getElementById('stream').dataset.max = '3'")
+    await _api(seeded, "POST", f"/blogs/{SLUG}/posts", json={"headline": "K3", "tags": ["Kyiv"]})
+    await expect(page.locator("#stream article").first).to_contain_text("K3")
+    await expect(page.locator("#stream article")).to_have_count(3)
+    more = page.get_by_role("link", name="Load more")
+    href = await more.get_attribute("href") or ""
+    assert "tag=Kyiv" in href and "sort=newest" in href, href
+    await more.click()
+    await expect(page.locator(".load-more")).to_have_count(0)
+    await expect(page.locator("#stream article .post__headline")).to_have_text(
+        ["K3", "K2", "K1", "K0"]
+    )
+
+
 async def test_a_new_blog_fills_live_and_says_what_came(seeded: Running, page: Page) -> None:
     await _api(seeded, "POST", "/blogs", json={"slug": "fresh", "title": "Fresh"})
     await _live(page, seeded, "/fresh")

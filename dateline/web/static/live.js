@@ -326,19 +326,26 @@ function atTop(stream) {
   return stream.getBoundingClientRect().top >= 0;
 }
 
+// Past its limit the page drops its oldest posts. "Load more" then continues from the oldest
+// post still shown (so the dropped ones come back with it, none skipped), on the page's own
+// filter and order (?tag=, ?sort=).
 function trim(stream) {
   const posts = stream.querySelectorAll("article");
   const most = Number(stream.dataset.max || MAX_POSTS); // the embed shows as many as it was asked
   if (posts.length <= most) return;
   for (const post of [...posts].slice(most)) post.remove();
-  if (!document.querySelector(".load-more")) {
-    const last = stream.querySelector("article:last-of-type");
+  let link = document.querySelector('.load-more a[rel~="next"]');
+  if (!link) {
+    if (document.querySelector(".load-more")) return; // the embed's "Read all coverage"
     const more = document.createElement("p");
     more.className = "load-more";
     more.innerHTML = `<a class="button" rel="next">Load more</a>`;
-    more.querySelector("a").href = `?cursor=${encodeURIComponent(cursorOf(last))}`;
     stream.after(more);
+    link = more.querySelector("a");
   }
+  const query = new URLSearchParams(window.location.search);
+  query.set("cursor", cursorOf(stream.querySelector("article:last-of-type")));
+  link.href = `${window.location.pathname}?${query}`;
 }
 
 function cursorOf(article) {
