@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from dateline import render
-from tests.browser.test_console import CONSOLE, Desk, _api
+from tests.browser.test_console import CONSOLE, Desk, _api, jpeg_with_gps
 from tests.conftest import Running
 
 pytestmark = pytest.mark.browser
@@ -121,3 +121,43 @@ async def test_the_compose_box_publishes_with_scripts_off(seeded: Running, desk:
     assert "Filed" not in page.url and "headline" not in page.url
     stored = (await _api(seeded, "GET", "/posts?limit=1"))["posts"][0]
     assert stored["headline"] == "Filed with scripts off"
+
+
+async def test_restoring_a_version_with_an_image_from_history_brings_the_image_back(
+    seeded: Running, desk: Desk
+) -> None:
+    async with seeded.client(seeded.token) as c:
+        r = await c.post(
+            "/api/v1/media",
+            files={"file": ("dinner.jpg", jpeg_with_gps(800, 600), "image/jpeg")},
+            data={"alt": "The hall set for dinner", "caption": "The hall.", "credit": "Pool"},
+        )
+        assert r.status_code == 201, r.text
+        url = r.json()["url"]
+    media = [
+        {"url": url, "alt": "The hall set for dinner", "caption": "The hall.", "credit": "Pool"}
+    ]
+    post = await _api(
+        seeded, "POST", "/posts", json={"headline": "State dinner", "body": "At 8.", "media": media}
+    )
+    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"media": []})
+    reader = await desk.reader(posts=10)
+    article = reader.locator(f"#post-{post['id']}")
+    await expect(article.locator(".post__body")).to_have_text("At 8.")
+    await expect(article.locator("figure img")).to_have_count(0)
+
+    editor = await desk.console("editor")
+    await editor.goto(f"{seeded.base_url}{CONSOLE}/posts/{post['id']}")
+    first = editor.locator('.revisions li[data-revision="1"]')
+    await first.get_by_role("button", name="Restore this version").click()
+    await expect(editor.locator(".revisions > li")).to_have_count(3)
+    await expect(editor.locator("#console-alert")).to_be_hidden()
+    await expect(editor.locator("#c-media li")).to_contain_text("The hall.")
+    # The open reader page gets it live, and a fresh one has it too.
+    image = article.locator("figure img")
+    await expect(image).to_have_attribute("alt", "The hall set for dinner")
+    assert (await image.get_attribute("src") or "").startswith("/media/")
+    stored = await _api(seeded, "GET", f"/posts/{post['id']}")
+    assert stored["revision"] == 3 and stored["media"][0]["url"] == url
+    await reader.reload()
+    await expect(reader.locator(f"#post-{post['id']} figure img")).to_have_count(1)
