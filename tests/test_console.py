@@ -7,6 +7,7 @@ import re
 
 import httpx
 
+from dateline.model import PostStatus
 from dateline.newsroom import accounts
 from tests.conftest import Running
 
@@ -396,3 +397,37 @@ async def test_the_compose_box_works_as_a_plain_form(seeded: Running) -> None:
                   "csrf_token": csrf},
         )  # fmt: skip
         assert r.status_code == 409 and "has changed since revision 1" in r.text
+
+
+def _input_tag(html: str, field_id: str) -> str:
+    found = re.search(rf'<input id="{field_id}"[^>]*>', html)
+    assert found, f"no #{field_id} in the page"
+    return found.group(0)
+
+
+async def test_the_compose_box_offers_the_writer_as_the_byline_and_approval_keeps_it(
+    seeded: Running,
+) -> None:
+    email = await make_person(seeded, "contributor", blogs=(SLUG,))
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        page = (await c.get(f"/newsroom/blogs/{SLUG}")).text
+        by = _input_tag(page, "c-people")
+        assert 'name="people"' in by and 'value="The contributor"' in by
+        assert "readonly" not in by and "disabled" not in by  # theirs to change
+        # Sent as filled in ("Mine"), or changed to someone else ("Theirs").
+        for headline, people in (("Mine", "The contributor"), ("Theirs", "Ana Ruiz")):
+            r = await c.post(
+                f"/newsroom/blogs/{SLUG}/compose",
+                data={"headline": headline, "body": "Filed.", "people": people,
+                      "kind": "submitted", "csrf_token": csrf},
+            )  # fmt: skip
+            assert r.status_code == 303, r.text
+    async with seeded.client(seeded.token) as c:
+        submitted = {p.headline: p for p in await seeded.newsroom.newsroom_posts(
+            seeded.admin, SLUG, (PostStatus.SUBMITTED,))}  # fmt: skip
+        for headline, name in (("Mine", "The contributor"), ("Theirs", "Ana Ruiz")):
+            path = f"/api/v1/blogs/{SLUG}/posts/{submitted[headline].id}"
+            r = await c.patch(path, json={"status": "published"})  # the editor approves
+            assert r.status_code == 200, r.text
+            assert r.json()["byline"]["people"] == [{"name": name}]
