@@ -79,6 +79,30 @@ async def test_scheduling_at_a_clock_change_is_refused_or_asked_about(
     await expect(item).to_contain_text("1:30 a.m. ET, November 7, 2027")
 
 
+async def test_a_poll_closing_in_the_hour_the_clocks_go_back_is_asked_about(
+    seeded: Running, desk: Desk
+) -> None:
+    await _api(seeded, "PATCH", "", json={"timezone": "Europe/London"})
+    page = await desk.console("editor")
+    await page.locator("#c-headline").fill("Vote")
+    await page.locator("#c-poll-question").fill("Will the talks resume?")
+    await page.locator("#c-poll-options").fill("Yes\nNo")
+    await page.locator("#c-poll-closes").fill("2027-10-31T01:30")  # 01:30 BST, then GMT
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await expect(page.locator("#console-alert")).to_contain_text("happens twice")
+    which = page.locator("#c-poll-closes-which")
+    await expect(which.locator("option")).to_have_text(
+        [re.compile(r"The first: 1:30 AM GMT\+1"), re.compile(r"The second: 1:30 AM GMT$")]
+    )
+    assert (await _api(seeded, "GET", "/posts?limit=1"))["posts"][0]["headline"] != "Vote"
+    await which.select_option("1")
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await expect(page.locator("#console-alert")).to_be_hidden()
+    await expect(page.locator("#c-headline")).to_have_value("")
+    post = (await _api(seeded, "GET", "/posts?limit=1"))["posts"][0]
+    assert post["headline"] == "Vote" and post["poll"]["closes_at"] == "2027-10-31T01:30:00Z"
+
+
 async def test_the_autosave_time_is_in_the_blogs_zone(seeded: Running, desk: Desk) -> None:
     # London: "GMT" in winter and "BST" in summer, as the server writes them (Intl would say
     # "GMT" / "GMT+1"); the time is the blog's, whatever the browser's zone.

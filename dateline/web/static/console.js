@@ -176,7 +176,9 @@ function setupCompose(form) {
     mediaList.append(li);
   }
 
-  function content() {
+  // `sending`: the post is being sent (then an ambiguous poll closing time is asked about);
+  // else an autosave.
+  function content(sending = false) {
     const post = {
       headline: $("c-headline").value.trim(),
       body: body.value,
@@ -191,14 +193,14 @@ function setupCompose(form) {
     if ($("c-pinned")) post.pinned = $("c-pinned").checked;
     if ($("c-notify")) post.notify = $("c-notify").checked;
     if (!post.contributors.length) post.contributors = null;
-    const poll = pollSent();
+    const poll = pollSent(sending);
     if (poll) post.poll = poll;
     return post;
   }
 
   // The poll fields, as the API's `poll` object (the server checks the rules and says what is
   // missing): a new poll, or closing the post's poll now.
-  function pollSent() {
+  function pollSent(sending) {
     if ($("c-poll-close")?.checked) return { close: true };
     const question = $("c-poll-question")?.value.trim() ?? "";
     const options = ($("c-poll-options")?.value ?? "").split("\n").map((o) => o.trim()).filter(Boolean);
@@ -206,10 +208,18 @@ function setupCompose(form) {
     const poll = { question, options };
     const closes = $("c-poll-closes")?.value;
     if (closes) {
+      const which = $("c-poll-closes-which");
       try {
-        poll.closes_at = zonedToISO(closes, timeZone, 0);
-      } catch {
-        // a time the clocks skip: sent without one, the server says a poll needs it
+        poll.closes_at = zonedToISO(closes, timeZone, which ? Number(which.value) : null);
+      } catch (err) {
+        // A time the clocks pass twice: the editor picks which, as for scheduling; until then
+        // an autosaved draft goes without the poll. A time they skip is sent without one, and
+        // the server says a poll needs it.
+        if (err.choices && sending) {
+          askWhich(err.choices, $("c-poll-closes"), "c-poll-closes-which");
+          throw err;
+        }
+        if (err.choices) return null;
       }
     }
     return poll;
@@ -336,14 +346,14 @@ function setupCompose(form) {
     try {
       await saving;
       await uploadPending();
-      const post = content();
+      const post = content(true);
       if (kind === "scheduled") {
         if (!publishAt.value) throw new Error("pick the time the post goes out");
         const which = $("c-publish-which");
         try {
           post.publish_at = zonedToISO(publishAt.value, timeZone, which ? Number(which.value) : null);
         } catch (err) {
-          if (err.choices) askWhich(err.choices);
+          if (err.choices) askWhich(err.choices, publishAt, "c-publish-which");
           throw err;
         }
       }
@@ -378,14 +388,16 @@ function setupCompose(form) {
     }
   }
 
-  // Two instants for one wall-clock time (the clocks go back): the editor picks one.
-  function askWhich(choices) {
-    let which = $("c-publish-which");
+  // Two instants for one wall-clock time (the clocks go back): the editor picks one, in a
+  // select (`id`) after the time's field; changing the time takes the question away.
+  function askWhich(choices, field, id) {
+    let which = $(id);
     if (!which) {
       which = document.createElement("select");
-      which.id = "c-publish-which";
+      which.id = id;
       which.setAttribute("aria-label", "Which of the two");
-      publishAt.after(which);
+      field.after(which);
+      field.addEventListener("input", () => which.remove(), { once: true });
     }
     const label = new Intl.DateTimeFormat("en-US", {
       timeZone, hour: "numeric", minute: "2-digit", timeZoneName: "short",
