@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,3 +102,74 @@ async def connect(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
                 await task
+
+
+_ID = re.compile(rb"^id: (\d+)$", re.M)
+_END = b"0\r\n\r\n"  # the last chunk of a chunked body: the server ended the stream itself
+
+
+class ResumingReader:
+    """Reads `path`'s live stream over a raw socket and, as the page's script does, reconnects
+    after every end, drop or refusal with the last seq it saw as Last-Event-ID."""
+
+    def __init__(self, port: int, path: str, after: int, *, pause: float = 0.1) -> None:
+        self.port, self.path, self.after, self.pause = port, path, after, pause
+        self.seqs: list[int] = []
+        self.statuses: list[int] = []  # each connection's answer (0: no answer at all)
+        self.clean_ends = 0  # streams the server ended with the last chunk
+        self.task = asyncio.create_task(self._run())
+
+    @property
+    def last(self) -> int:
+        return self.seqs[-1] if self.seqs else self.after
+
+    async def _run(self) -> None:
+        while True:
+            writer: asyncio.StreamWriter | None = None
+            answered = len(self.statuses)
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.write(
+                    f"GET {self.path} HTTP/1.1\r\nHost: t\r\nLast-Event-ID: {self.last}\r\n\r\n"
+                    .encode()
+                )  # fmt: skip
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.statuses.append(int(head.split(b" ", 2)[1]))
+                if self.statuses[-1] == 200:
+                    await self._read(reader)
+            except (OSError, asyncio.IncompleteReadError):
+                if len(self.statuses) == answered:
+                    self.statuses.append(0)  # refused or reset before any answer
+            finally:
+                if writer is not None:
+                    writer.close()
+            await asyncio.sleep(self.pause)
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buffer = b""
+        while chunk := await reader.read(65536):
+            buffer += chunk
+            *frames, rest = buffer.split(b"\n\n")
+            for frame in frames:
+                self.seqs += [int(m) for m in _ID.findall(frame)]
+            if buffer.endswith(_END):
+                self.clean_ends += 1
+                return  # the connection is kept alive for another request: ours is over
+            buffer = rest
+
+    def got_every_event(self, last_seq: int) -> bool:
+        """Every event after the resume point up to `last_seq`, once each, in order."""
+        return self.seqs == list(range(self.after + 1, last_seq + 1))
+
+    async def caught_up(self, seq: int, within: float) -> float:
+        """Seconds until this reader has seen `seq`; fails after `within` seconds."""
+        began = time.monotonic()
+        async with asyncio.timeout(within):
+            while self.last < seq:
+                await asyncio.sleep(0.02)
+        return time.monotonic() - began
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task

@@ -8,8 +8,13 @@ import time
 
 import pytest
 
+from dateline.bus import open_bus
+from dateline.errors import Unavailable
 from dateline.hub import CLOSED, HEARTBEAT, Inbox
-from tests import sse
+from dateline.model import Event
+from dateline.newsroom import Newsroom
+from dateline.web.live import stream
+from tests import logs, sse
 from tests.conftest import Running
 
 pytestmark = pytest.mark.network  # live streams and sockets need a real server
@@ -106,6 +111,61 @@ async def test_a_reader_that_falls_behind_is_cut_off_and_catches_up(seeded: Runn
     async with sse.connect(seeded.base_url, LIVE, last_event_id=9) as reader:
         frames = await reader.events(seeded.services.settings.reader_queue_size + 5)
         assert [f.id for f in frames] == list(range(10, 10 + len(frames)))
+
+
+@pytest.mark.parametrize("where", ["filling a hole", "a further backlog page"])
+async def test_a_store_failure_mid_stream_ends_it_quietly_and_the_reader_resumes(
+    seeded: Running, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """After the 200 has gone out, the store failing (while the stream fills a hole in the
+    seqs, or reads a further page of its backlog) ends the stream cleanly with one log line,
+    not an exception escaping to the server; the reader comes back with its Last-Event-ID."""
+    store = seeded.store
+    read = store.events_after
+    away = asyncio.Event()
+
+    async def events_after(
+        blog_id: int, after: int, *, until: int | None = None, limit: int = 1000
+    ) -> list[Event]:
+        # What a reader's backlog asks for (the hub's own fan-out reads up to a seq it heard).
+        if away.is_set() and until is None and after > 0:
+            raise Unavailable("the database is unavailable (test)", retry_after=2)
+        return await read(blog_id, after, until=until, limit=limit)
+
+    monkeypatch.setattr(store, "events_after", events_after)
+    with logs.captured() as lines:
+        if where == "filling a hole":
+            reader = sse.ResumingReader(int(seeded.base_url.rsplit(":", 1)[1]), LIVE, after=9)
+            await reader.caught_up(9, within=5)
+            while reader.statuses != [200]:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # its stream is open and waits for events
+            # Two events this node's hub never hears of (written through a bus nobody reads):
+            # the next one it fans out leaves a hole that the reader fills from the store.
+            quiet = Newsroom(store, open_bus("memory://"))
+            for i in range(2):
+                await quiet.write_post(seeded.admin, SLUG, {"headline": f"Unheard {i}"})
+            away.set()
+            await _publish(seeded, "Heard")
+        else:
+            monkeypatch.setattr(stream, "_BACKLOG_PAGE", 4)
+            away.set()
+            reader = sse.ResumingReader(int(seeded.base_url.rsplit(":", 1)[1]), LIVE, after=0)
+            await reader.caught_up(4, within=5)  # the first page went out; the next one fails
+        async with asyncio.timeout(5):
+            while reader.clean_ends < 1:
+                await asyncio.sleep(0.02)
+        away.clear()
+        last = (await store.get_blog(SLUG)).last_seq
+        await reader.caught_up(last, within=5)
+        await _publish(seeded, "After")
+        await reader.caught_up(last + 1, within=5)
+        await reader.close()
+    assert reader.got_every_event(last + 1), reader.seqs
+    assert reader.statuses[0] == 200 and set(reader.statuses) <= {200, 503}
+    assert logs.trouble("\n".join(lines)) == [], lines
+    ended = [line for line in lines if "live stream" in line]
+    assert len(ended) == 1, lines
 
 
 async def test_the_delta_endpoint_matches_the_stream(seeded: Running) -> None:
