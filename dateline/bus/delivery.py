@@ -9,6 +9,7 @@ import contextlib
 import logging
 
 from dateline.bus.protocol import Listener
+from dateline.errors import Unavailable
 
 log = logging.getLogger("dateline.bus")
 
@@ -34,6 +35,10 @@ class Deliveries:
             blog_id, seq = await self._queue.get()
             try:
                 await self._listener(blog_id, seq)
+            except Unavailable:
+                # The store is away, and its log says so every few seconds; the hub's poll of
+                # the event log fetches this seq once it is back: a delay, never a loss.
+                pass
             except Exception:  # one bad delivery must not stop the ones after it
                 log.exception("delivering blog %s seq %s failed", blog_id, seq)
 

@@ -74,6 +74,18 @@ _AWAY = (
 )
 
 
+# SQLSTATE classes that mean the server cannot serve now, whatever the statement: connection
+# exceptions (08), insufficient resources (53: too many connections), operator intervention (57:
+# shutting down, starting up, restarting). asyncpg's errors for these reach SQLAlchemy as a plain
+# DBAPIError, not an OperationalError.
+_AWAY_SQLSTATES = ("08", "53", "57")
+
+
+def _server_away(error: exc.DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_AWAY_SQLSTATES)
+
+
 @dataclass
 class _OutageLog:
     """Turns the database's absence into `Unavailable` and logs it as one line every few
@@ -89,7 +101,7 @@ class _OutageLog:
             yield
         except exc.DBAPIError as error:
             if isinstance(error, exc.IntegrityError) or not (
-                isinstance(error, _AWAY) or error.connection_invalidated
+                isinstance(error, _AWAY) or error.connection_invalidated or _server_away(error)
             ):
                 raise
             self._away(error)
