@@ -24,6 +24,7 @@ from dateline.store import Store, open_store
 from dateline.web.server import ServedApp, served_app
 from dateline.web.server.run import uvicorn_options
 from dateline.web.services import Services
+from tests.figures import proof_figures, pytest_terminal_summary  # noqa: F401 (the proof figures)
 from tests.nodes import SEED
 from tests.platforms import Platforms, start_platforms
 from tests.servers import PostgresServer, RedisServer, free_port, start_postgres, start_redis

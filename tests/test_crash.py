@@ -7,56 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import SEED
+from tests.figures import ProofFigures
 from tests.nodes import Node, cli
+from tests.sse import ResumingReader
 
 SLUG = "xi-putin-moscow"
 KILLS = 5
 WRITERS = 4
-ID = re.compile(rb"^id: (\d+)$", re.M)
 pytestmark = pytest.mark.network
 
 
-class ResumingReader:
-    """Reads the live stream, and after every drop reconnects with the last seq it saw."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.seqs: list[int] = []
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            last = self.seqs[-1] if self.seqs else 9
-            writer: asyncio.StreamWriter | None = None
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.write(
-                    f"GET /{SLUG}/live HTTP/1.1\r\nHost: t\r\nLast-Event-ID: {last}\r\n\r\n".encode()
-                )
-                head = await reader.readuntil(b"\r\n\r\n")
-                if b" 200 " in head.split(b"\r\n", 1)[0]:
-                    buffer = b""
-                    while chunk := await reader.read(65536):
-                        buffer += chunk
-                        *frames, buffer = buffer.split(b"\n\n")
-                        for frame in frames:
-                            self.seqs += [int(m) for m in ID.findall(frame)]
-            except (OSError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                if writer is not None:
-                    writer.close()
-            await asyncio.sleep(0.1)
-
-
-async def test_kill_9_under_writers_loses_nothing(database_url: str, tmp_path: Path) -> None:
+async def test_kill_9_under_writers_loses_nothing(
+    database_url: str, tmp_path: Path, proof_figures: ProofFigures
+) -> None:
     db = database_url
     cli("import", str(SEED), "--slug", SLUG, db=db)
     token = cli(
@@ -87,7 +56,7 @@ async def test_kill_9_under_writers_loses_nothing(database_url: str, tmp_path: P
                 else:
                     assert r.status_code == 503, r.text
 
-    reader = ResumingReader(node.port)
+    reader = ResumingReader(node.port, f"/{SLUG}/live", after=9)
     writers = [asyncio.create_task(writer(n)) for n in range(WRITERS)]
     try:
         for _ in range(KILLS):
@@ -109,8 +78,8 @@ async def test_kill_9_under_writers_loses_nothing(database_url: str, tmp_path: P
             if not (cursor := page["next_cursor"]):
                 break
         events = (await c.get(f"/api/v1/blogs/{SLUG}/events?after=0&limit=1000")).json()
+    written = [p for p in posts if p.startswith("writer ")]
     try:
-        written = [p for p in posts if p.startswith("writer ")]
         assert acknowledged, "no write was acknowledged"
         assert acknowledged <= set(written), sorted(acknowledged - set(written))[:5]
         assert set(written) <= attempted  # nothing nobody wrote
@@ -123,5 +92,17 @@ async def test_kill_9_under_writers_loses_nothing(database_url: str, tmp_path: P
                 await asyncio.sleep(0.05)
         assert reader.seqs == list(range(10, blog["last_seq"] + 1))
     finally:
-        reader.task.cancel()
+        await reader.close()
         node.stop()
+        proof_figures.record(
+            f"crash, kill -9 [{database_url.split(':', 1)[0]}]",
+            kills=KILLS,
+            writers=WRITERS,
+            attempted=len(attempted),
+            acknowledged=len(acknowledged),
+            lost=len(acknowledged - set(written)),
+            duplicated=len(written) - len(set(written)),
+            reader_events=len(reader.seqs),
+            reader_expected=blog["last_seq"] - 9,
+            reader_connections=len(reader.statuses),
+        )
