@@ -13,7 +13,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
@@ -38,6 +37,7 @@ from dateline.web import console, errors, reporters
 from dateline.web.api import exports, openapi, uploads, webhooks
 from dateline.web.api import handlers as api
 from dateline.web.cache import BlogHeaders, RenderCache
+from dateline.web.compression import GZip
 from dateline.web.fast import FastPaths
 from dateline.web.live import grip
 from dateline.web.live.delta import events_delta
@@ -258,7 +258,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Cached reads and live streams, before routing and the middleware below.
         Middleware(FastPaths),
         # SSE frames are tiny and must not wait in a compressor's buffer.
-        Middleware(GZipMiddleware, minimum_size=1024),
+        Middleware(GZip, minimum_size=1024),
     ]
     app = Starlette(
         routes=routes,
