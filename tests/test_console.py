@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from dateline.model import PostStatus
 from dateline.newsroom import accounts
+from dateline.newsroom.posts import PRESENCE
 from tests.conftest import Running
 
 SLUG = "xi-putin-moscow"
@@ -315,6 +317,40 @@ async def test_the_editor_shows_who_else_has_a_post_open_and_forgets_them(seeded
             "editing": []
         }
         assert (await b.post(path, json={})).status_code == 403  # CSRF, as every write
+
+
+async def test_someone_who_stops_renewing_their_presence_is_forgotten_after_its_lifetime(
+    seeded: Running,
+) -> None:
+    """A closed laptop sends no "leaving": its presence ends when it is not renewed for a
+    minute (the page renews it every 15 s). The newsroom's clock is moved, not waited for."""
+    ana = await make_person(seeded, "editor", blogs=(SLUG,))
+    ben = await make_person(seeded, "editor", blogs=(SLUG,))
+    async with seeded.client(seeded.token) as c:
+        post = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=1")).json()["posts"][0]
+    path = f"/newsroom/blogs/{SLUG}/posts/{post['id']}/presence"
+    start = datetime.now(UTC)
+    newsroom = seeded.newsroom
+    real_clock = newsroom.clock
+    try:
+        async with seeded.client() as a, seeded.client() as b:
+            csrf_a, csrf_b = await sign_in(a, ana), await sign_in(b, ben)
+
+            async def beat(client: httpx.AsyncClient, csrf: str, after: timedelta) -> list[str]:
+                newsroom.clock = lambda: start + after
+                r = await client.post(path, json={}, headers={"X-CSRF-Token": csrf})
+                names: list[str] = r.json()["editing"]
+                return names
+
+            assert await beat(a, csrf_a, timedelta(0)) == []
+            assert await beat(b, csrf_b, timedelta(seconds=15)) == ["The editor"]
+            assert await beat(b, csrf_b, PRESENCE - timedelta(seconds=1)) == ["The editor"]
+            # Ana's page went quiet at 0 s; Ben's keeps beating.
+            assert await beat(b, csrf_b, PRESENCE + timedelta(seconds=1)) == []
+            # Ana comes back: she is shown again at once.
+            assert await beat(a, csrf_a, PRESENCE + timedelta(seconds=5)) == ["The editor"]
+    finally:
+        newsroom.clock = real_clock
 
 
 async def test_a_refused_form_comes_back_as_typed_with_the_error_by_its_field(

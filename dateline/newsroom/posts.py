@@ -194,7 +194,9 @@ class PostCases(EmbedCases):
         if leaving:
             await self.store.left(post.id, user.id)
             return []
-        return await self.store.present(post.id, user.id, user.name, gone_after=PRESENCE)
+        return await self.store.present(
+            post.id, user.id, user.name, gone_after=PRESENCE, now=self.clock()
+        )
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -248,11 +248,18 @@ class PeopleRows(Rows):
     # -- who is editing what ---------------------------------------------------------------
 
     async def present(
-        self, post_id: str, user_id: int, name: str, *, gone_after: timedelta
+        self,
+        post_id: str,
+        user_id: int,
+        name: str,
+        *,
+        gone_after: timedelta,
+        now: datetime | None = None,
     ) -> list[str]:
-        """Note that `user_id` has `post_id` open now; the names of the others who have."""
+        """Note that `user_id` has `post_id` open `now`; the names of the others who have it
+        open, forgetting those not seen for `gone_after`."""
         c = t.presence.c
-        now = utcnow()
+        now = now or utcnow()
         async with self.engines.writing() as conn:
             await conn.execute(t.presence.delete().where(c.seen_at < now - gone_after))
             await conn.execute(
