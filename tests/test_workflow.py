@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from dateline.newsroom import Newsroom
 from tests.conftest import Running
 from tests.servers import free_port
 from tests.sse import connect
+from tests.test_console import make_person, sign_in
 
 SLUG = "xi-putin-moscow"
 POSTS = f"/api/v1/blogs/{SLUG}/posts"
@@ -263,6 +265,33 @@ async def test_ending_coverage_tells_readers_and_closes_the_stream(seeded: Runni
             first = await late.next_event()
             assert first.data is not None and first.data["type"] == "blog.ended"
             assert await late.ended()
+
+
+async def test_ended_coverage_refuses_posts_says_how_to_reopen_and_reopening_lets_them_in(
+    seeded: Running,
+) -> None:
+    admin = await make_person(seeded, "admin")
+    async with seeded.client(seeded.token) as c, seeded.client() as console:
+        await c.patch(f"/api/v1/blogs/{SLUG}", json={"status": "ended"})
+        refused = await c.post(POSTS, json={"body": "After the end."})
+        assert refused.status_code == 409
+        message = refused.json()["error"]["message"]
+        assert 'PATCH the blog with {"status": "live"}' in message
+        # The console control the message names is there, with that choice.
+        assert 'set Status to "live" in "Blog header and status"' in message
+        await sign_in(console, admin)
+        page = (await console.get(f"/newsroom/blogs/{SLUG}")).text
+        assert "<summary>Blog header and status</summary>" in page
+        assert re.search(r'<select name="status">\s*<option value="live"', page)
+        # Drafts may still be written (docs/newsroom.md, "Ending coverage").
+        draft = await c.post(POSTS, json={"body": "For later.", "status": "draft"})
+        assert draft.status_code == 201
+        published = await c.patch(f"{POSTS}/{draft.json()['id']}", json={"status": "published"})
+        assert published.status_code == 409
+        reopened = await c.patch(f"/api/v1/blogs/{SLUG}", json={"status": "live"})
+        assert reopened.json()["status"] == "live"
+        accepted = await c.post(POSTS, json={"body": "Back on the story."})
+        assert accepted.status_code == 201 and accepted.json()["status"] == "published"
 
 
 async def test_the_writer_is_the_byline_unless_another_is_given(seeded: Running) -> None:

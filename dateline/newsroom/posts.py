@@ -123,8 +123,9 @@ def _still_covering(blog: Blog) -> None:
     if blog.status is BlogStatus.ENDED:
         raise Conflict(
             f"coverage of blog {blog.slug!r} has ended, so nothing more is published in it; "
-            'reopen it first (PATCH the blog with {"status": "live"}, or "Reopen coverage" in '
-            "the console), or keep this post as a draft"
+            'reopen it first (PATCH the blog with {"status": "live"}, or in the console '
+            'set Status to "live" in "Blog header and status" and save the header), or keep '
+            "this post as a draft"
         )
 
 
