@@ -388,6 +388,46 @@ async def test_a_refused_form_comes_back_as_typed_with_the_error_by_its_field(
         assert 'value="Kept"' in r.text and 'value="Eastern"' in r.text
 
 
+async def test_a_refused_password_comes_back_with_the_error_by_the_new_password_field(
+    seeded: Running,
+) -> None:
+    """Resetting someone's password, and changing one's own: a refusal keeps the page, with
+    the error by the field it is about (the browser's minlength is not the only check)."""
+    email = await make_person(seeded, "admin")
+    other = await seeded.store.get_user_by_email(await make_person(seeded, "editor"))
+    assert other is not None
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        r = await c.post(
+            f"/newsroom/users/{other.id}/password", data={"password": "short", "csrf_token": csrf}
+        )
+        assert r.status_code == 422 and "<h1>Users</h1>" in r.text
+        field = re.search(rf'<input [^>]*id="password-{other.id}"[^>]*>', r.text)
+        assert field and 'aria-invalid="true"' in field[0]
+        described = re.search(r'aria-describedby="([^"]+)"', field[0])
+        assert described, field[0]
+        said = re.search(rf'id="{described[1]}"[^>]*>([^<]+)<', r.text)
+        assert said and "at least 10 characters" in said[1]
+        assert 'id="error-password"' not in r.text  # not by the new-user form's field
+
+        for current, new, by, says in (
+            (PASSWORD, "short", "new_password", "at least 10 characters"),
+            ("not my password", "long enough now", "current_password", "is wrong"),
+        ):
+            r = await c.post(
+                "/newsroom/account/password",
+                data={"current_password": current, "new_password": new, "csrf_token": csrf},
+            )
+            assert r.status_code == 422
+            field = re.search(rf'<input [^>]*name="{by}"[^>]*>', r.text)
+            assert field and 'aria-invalid="true"' in field[0], r.text
+            described = re.search(r'aria-describedby="([^"]+)"', field[0])
+            assert described, field[0]
+            said = re.search(rf'id="{described[1]}"[^>]*>([^<]+)<', r.text)
+            assert said and says in said[1]
+            assert r.text.count('aria-invalid="true"') == 1
+
+
 async def test_the_compose_box_works_as_a_plain_form(seeded: Running) -> None:
     """Without JavaScript the compose box posts (never a GET with the text in the address)."""
     email = await make_person(seeded, "editor", blogs=(SLUG,))

@@ -13,7 +13,15 @@ from dateline.model import Role
 from dateline.newsroom.cases import parse
 from dateline.newsroom.inputs import TokenCreate
 from dateline.web.auth import current_session, set_session_cookie
-from dateline.web.console.base import form_again, page, read_form, signed_in, text, to_login
+from dateline.web.console.base import (
+    field_errors,
+    form_again,
+    page,
+    read_form,
+    signed_in,
+    text,
+    to_login,
+)
 from dateline.web.services import services
 
 
@@ -52,7 +60,7 @@ async def account_page(request: Request) -> Response:
     if session is None:
         return to_login(request)
     saved = request.query_params.get("saved") == "password"
-    return page(request, "account.html", session, saved=saved, error=None)
+    return page(request, "account.html", session, saved=saved, errors={})
 
 
 async def change_password(request: Request) -> Response:
@@ -64,8 +72,10 @@ async def change_password(request: Request) -> Response:
             session.user, text(form, "current_password"), text(form, "new_password")
         )
     except Invalid as exc:
-        response = page(request, "account.html", session, saved=False, error=exc.message)
-        response.status_code = 422
+        # The password rule speaks of "password": here that is the new one.
+        errors = {"new_password" if k == "password" else k: v for k, v in field_errors(exc).items()}
+        response = page(request, "account.html", session, saved=False, errors=errors)
+        response.status_code = exc.status
         return response
     # Every session of the user ended with the old password; this browser gets a new one.
     session_id, _ = await newsroom.start_session(session.user)
@@ -78,7 +88,14 @@ async def reset_password(request: Request) -> Response:
     session = await signed_in(request)
     form = await read_form(request, session)
     user_id = _int(request.path_params["user_id"])
-    await services(request).newsroom.set_password(session.user, user_id, text(form, "password"))
+    try:
+        await services(request).newsroom.set_password(session.user, user_id, text(form, "password"))
+    except Invalid as exc:
+        # The users page again, the refusal by that user's password field (never the
+        # password typed: it is not sent back).
+        response = await users_page(request, reset_errors={user_id: exc.message})
+        response.status_code = exc.status
+        return response
     return RedirectResponse("/newsroom/users", status_code=303)
 
 
