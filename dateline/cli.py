@@ -327,7 +327,8 @@ def _set_active(email: str, db: str | None, active: bool) -> None:
 @click.argument("email")
 @click.option("--db", "db", default=None, help=_help("database_url"))
 def user_deactivate(email: str, db: str | None) -> None:
-    """Deactivate a user: their sessions and API tokens stop working at once."""
+    """Deactivate a user: their sessions end, their API tokens and reporter pairings are
+    revoked for good."""
     _set_active(email, db, False)
     console.print(f"{email} is deactivated")
 
@@ -336,7 +337,7 @@ def user_deactivate(email: str, db: str | None) -> None:
 @click.argument("email")
 @click.option("--db", "db", default=None, help=_help("database_url"))
 def user_reactivate(email: str, db: str | None) -> None:
-    """Reactivate a deactivated user (their unrevoked tokens work again)."""
+    """Reactivate a deactivated user (without their old tokens: `user token` makes a new one)."""
     _set_active(email, db, True)
     console.print(f"{email} is active again")
 

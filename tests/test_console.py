@@ -243,13 +243,16 @@ async def test_people_change_their_own_password_and_other_sign_ins_end(seeded: R
     assert await _login_attempt(seeded, email, "a new one, long") == 303
 
 
-async def test_admins_reset_passwords_and_deactivation_stops_sessions_and_tokens_at_once(
+async def test_admins_reset_passwords_and_deactivation_ends_sessions_and_revokes_tokens(
     seeded: Running,
 ) -> None:
     email = await make_person(seeded, "editor", blogs=(SLUG,))
     user = await seeded.store.get_user_by_email(email)
     assert user is not None
     token = await seeded.newsroom.issue_token(user)
+    code = await seeded.newsroom.pairing_code(user, "telegram")
+    await seeded.newsroom.pair("telegram", "4242", "Ed's phone", code)
+    assert await seeded.newsroom.reporter("telegram", "4242") is not None
     admin_email = await make_person(seeded, "admin")
     async with seeded.client() as admin, seeded.client() as person, seeded.client(token) as api:
         admin_csrf = await sign_in(admin, admin_email)
@@ -267,7 +270,15 @@ async def test_admins_reset_passwords_and_deactivation_stops_sessions_and_tokens
         r = await admin.post(
             f"/newsroom/users/{user.id}/active", data={"active": "true", "csrf_token": admin_csrf}
         )
-        assert (await api.get(f"/api/v1/blogs/{SLUG}/posts/x/revisions")).status_code == 404
+        # Reactivated, the account does not get its old keys back: its tokens and reporter
+        # pairings were revoked for good (they may have left with the person).
+        assert (await api.get(f"/api/v1/blogs/{SLUG}/posts/x/revisions")).status_code == 401
+        assert await seeded.newsroom.reporter("telegram", "4242") is None
+        assert all(t.revoked_at is not None for t in await seeded.newsroom.tokens(user))
+        assert await seeded.newsroom.pairings(user) == []
+        fresh = await seeded.newsroom.issue_token(user)
+        async with seeded.client(fresh) as again:
+            assert (await again.get(f"/api/v1/blogs/{SLUG}/posts/x/revisions")).status_code == 404
         r = await admin.post(
             f"/newsroom/users/{user.id}/password",
             data={"password": "reset by the desk", "csrf_token": admin_csrf},

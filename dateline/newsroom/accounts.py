@@ -152,8 +152,8 @@ class AccountCases(Cases):
         await self.store.set_password_hash(user.id, hash_password(new))
 
     async def set_active(self, actor: User | None, user_id: int, active: bool) -> None:
-        """Deactivate a user (their sessions and tokens stop working at once; their posts and
-        history stay) or reactivate them."""
+        """Deactivate a user (their sessions end and their tokens and reporter pairings are
+        revoked, at once and for good; their posts and history stay) or reactivate them."""
         self._admin(actor)
         if actor is not None and actor.id == user_id and not active:
             raise BadRequest("you cannot deactivate yourself; ask another admin")

@@ -54,17 +54,26 @@ class PeopleRows(Rows):
             await conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
 
     async def set_active(self, user_id: int, active: bool) -> bool:
-        """Deactivate (ending every session) or reactivate a user; False if nothing changed."""
+        """Deactivate or reactivate a user; False if nothing changed. Deactivating ends every
+        session and revokes every API token and reporter pairing for good: reactivating gives
+        the account back, not the keys it had (they may have left with the person)."""
         c = t.users.c
+        now = utcnow()
         async with self.engines.writing() as conn:
             change = t.users.update().where(c.id == user_id)
             if active:
                 change = change.where(c.deactivated_at.is_not(None)).values(deactivated_at=None)
             else:
-                change = change.where(c.deactivated_at.is_(None)).values(deactivated_at=utcnow())
+                change = change.where(c.deactivated_at.is_(None)).values(deactivated_at=now)
             result = await conn.execute(change)
             if not active:
                 await conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
+                for keys in (t.api_tokens, t.intake_pairings):
+                    await conn.execute(
+                        keys.update()
+                        .where(keys.c.user_id == user_id, keys.c.revoked_at.is_(None))
+                        .values(revoked_at=now)
+                    )
         return bool(result.rowcount)
 
     async def set_role(self, user_id: int, role: Role) -> None:

@@ -71,7 +71,8 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("password_hash", sa.String(200)),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    # Set while the account is deactivated: its sessions and tokens stop working at once.
+    # Set while the account is deactivated; deactivating also ends its sessions and revokes its
+    # tokens and pairings (store/people.py set_active).
     sa.Column("deactivated_at", UTCDateTime),
 )
 
