@@ -8,6 +8,7 @@ import extruct
 import feedparser
 
 from tests.conftest import Running
+from tests.platforms import png
 
 SLUG = "xi-putin-moscow"
 
@@ -122,3 +123,33 @@ async def test_structured_data_is_clean_text_credited_right_and_covers_the_lates
     assert "\n" not in og["og:description"]
     seed_updates = extruct.extract(page, syntaxes=["json-ld"])["json-ld"][0]["liveBlogUpdate"]
     assert all("&nbsp;" not in u["articleBody"] for u in seed_updates)
+
+
+async def test_the_blog_page_shows_the_newest_post_image_as_its_own(seeded: Running) -> None:
+    """Link previews and search engines get the blog's picture: the newest post image."""
+    async with seeded.client(seeded.token) as c:
+        before = (await c.get(f"/{SLUG}")).text
+        assert "og:image" not in before and "twitter:image" not in before
+        upload = await c.post(
+            "/api/v1/media",
+            files={"file": ("square.png", png(800, 600, "navy"), "image/png")},
+            data={"alt": "A navy square", "caption": "The square.", "credit": "Desk"},
+        )
+        assert upload.status_code == 201, upload.text
+        media = upload.json()
+        picture = {"url": media["url"], "alt": "A navy square", "caption": "The square.",
+                   "credit": "Desk"}  # fmt: skip
+        posted = await c.post(
+            f"/api/v1/blogs/{SLUG}/posts", json={"headline": "With a picture", "media": [picture]}
+        )
+        assert posted.status_code == 201, posted.text
+        html = (await c.get(f"/{SLUG}")).text
+    image = seeded.base_url + media["url"]
+    data = extruct.extract(html, base_url=seeded.base_url, syntaxes=["json-ld", "opengraph"])
+    (blog,) = data["json-ld"]
+    assert blog["image"] == image
+    assert blog["liveBlogUpdate"][0]["image"] == [image]
+    og = dict(data["opengraph"][0]["properties"])
+    assert og["og:image"] == image
+    assert f'<meta name="twitter:image" content="{image}">' in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
