@@ -68,6 +68,13 @@ class AlreadyPosted(Conflict):
         self.post_id = post_id
 
 
+class PreconditionFailed(DatelineError):
+    """An If-Match that names no version of this resource (not a stale one: that is 409)."""
+
+    status = 412
+    code = "precondition_failed"
+
+
 class TooLarge(DatelineError):
     status = 413
     code = "too_large"

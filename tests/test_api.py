@@ -258,3 +258,71 @@ async def test_hostile_text_in_every_field_reaches_readers_inert(seeded: Running
         assert "<script>alert" not in html and "<img src=x" not in html
         assert "&lt;img src=x onerror=alert(1)&gt;" in html  # shown as text, not run
         assert_inert(html.split('<main id="main"', 1)[-1])
+
+
+async def test_an_edit_carries_its_revision_as_if_match_and_a_stale_one_gets_the_current(
+    seeded: Running,
+) -> None:
+    """GET names the post's revision in a strong ETag; PATCH takes it back as If-Match (or the
+    revision as base_revision). A stale one is refused (409) with the post as it now is."""
+    posts = f"/api/v1/blogs/{SLUG}/posts"
+    async with seeded.client(seeded.token) as c, seeded.client() as reader:
+        first, other = (await c.get(posts, params={"limit": 2})).json()["posts"]
+        path = f"{posts}/{first['id']}"
+        got = await reader.get(path)
+        tag = got.headers["etag"]
+        assert not tag.startswith("W/") and f".r{first['revision']}." in tag
+        assert (await reader.get(path, headers={"If-None-Match": tag})).status_code == 304
+        edited = await c.patch(path, json={"body": "Mine."}, headers={"If-Match": tag})
+        assert edited.status_code == 200 and edited.json()["revision"] == first["revision"] + 1
+        newer = (await reader.get(path)).headers["etag"]
+        assert newer != tag and f".r{first['revision'] + 1}." in newer
+
+        # Someone who read the post before that edit.
+        stale = await c.patch(path, json={"body": "Theirs."}, headers={"If-Match": tag})
+        assert stale.status_code == 409
+        assert stale.json()["error"]["current"]["body"] == "Mine."
+        assert "If-Match" in stale.json()["error"]["message"]
+        # A pin changes the answer (and its ETag) but not the revision an edit starts from.
+        assert (await c.patch(path, json={"pinned": True})).status_code == 200
+        pinned = (await reader.get(path)).headers["etag"]
+        assert pinned != newer and f".r{first['revision'] + 1}." in pinned
+        ok = await c.patch(path, json={"body": "Mine, again."}, headers={"If-Match": newer})
+        assert ok.status_code == 200
+
+        # A tag that is not this post's: 412, nothing changed.
+        theirs = (await reader.get(f"{posts}/{other['id']}")).headers["etag"]
+        for foreign in (theirs, '"nonsense"', "*", 'W/"' + ok.json()["id"] + '.r3.abc"'):
+            r = await c.patch(path, json={"body": "Nope."}, headers={"If-Match": foreign})
+            assert r.status_code == 412, (foreign, r.text)
+            assert r.json()["error"]["code"] == "precondition_failed"
+        # Both ways at once must agree.
+        current = ok.json()["revision"]
+        now_tag = (await reader.get(path)).headers["etag"]
+        r = await c.patch(
+            path,
+            json={"body": "Both.", "base_revision": current - 1},
+            headers={"If-Match": now_tag},
+        )
+        assert r.status_code == 422 and r.json()["error"]["field"] == "base_revision"
+        r = await c.patch(
+            path, json={"body": "Both.", "base_revision": current}, headers={"If-Match": now_tag}
+        )
+        assert r.status_code == 200 and r.json()["body"] == "Both."
+
+        # Restoring from History carries the revision it was chosen on, too.
+        at = r.json()["revision"]
+        r = await c.patch(path, json={"restore_revision": 1, "base_revision": at - 1})
+        assert r.status_code == 409 and r.json()["error"]["current"]["revision"] == at
+        r = await c.patch(path, json={"restore_revision": 1, "base_revision": at})
+        assert r.status_code == 200 and r.json()["body"] == first["body"]
+        # An unpublished post: its ETag comes from the newsroom's private answer.
+        draft = (await c.post(posts, json={"body": "Draft.", "status": "draft"})).json()
+        private = await c.get(f"{posts}/{draft['id']}")
+        assert private.headers["cache-control"] == "private, no-store"
+        assert ".r1." in private.headers["etag"]
+        r = await c.patch(
+            f"{posts}/{draft['id']}", json={"body": "Draft 2."},
+            headers={"If-Match": private.headers["etag"]},
+        )  # fmt: skip
+        assert r.status_code == 200

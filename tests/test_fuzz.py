@@ -5,7 +5,8 @@ an undocumented method gets 405 with the right Allow.
 
 One check is left out, positive_data_acceptance ("everything the schema allows is accepted"):
 some rules cannot be written in JSON Schema (a scheduled time must be in the future, a cursor
-must be one the server gave out, restore_revision goes alone), and those requests are refused
+must be one the server gave out, restore_revision goes alone or with a correction and its
+base_revision, an If-Match must be an ETag the server gave out), and those requests are refused
 with 422 or 400 as they should be."""
 
 from __future__ import annotations

@@ -277,11 +277,12 @@ class PostCases(EmbedCases):
         # change once written).
         new: dict[str, Any] = {}
         if sent.restore_revision is not None:
-            extra = fields - {"restore_revision", "correction"}
+            extra = fields - {"restore_revision", "correction", "base_revision"}
             if extra:
                 raise Invalid(
                     "restore_revision replaces the post's text with that revision's; send it "
-                    f"alone (or with a correction note), not with {', '.join(sorted(extra))}",
+                    "alone (or with a correction note, and the base_revision it was chosen "
+                    f"on), not with {', '.join(sorted(extra))}",
                     field="restore_revision",
                 )
             new = await self._revision_content(blog.slug, post_id, sent.restore_revision)
@@ -305,7 +306,8 @@ class PostCases(EmbedCases):
                 raise Conflict(
                     f"post {post_id!r} has changed since revision {sent.base_revision}: it is at "
                     f"revision {post.revision} now. Merge your changes into the current version "
-                    "(in `current`) and send them again with its revision as base_revision",
+                    "(in `current`) and send them again with its revision as base_revision "
+                    "(or its ETag as If-Match)",
                     extra={"current": shapes.post_json(post)},
                 )
             was_published = post.visible

@@ -76,11 +76,13 @@ class RenderCache:
         key: tuple[str, ...],
         render: Callable[[], Awaitable[bytes]],
         media_type: str,
+        tag: Callable[[], str] | None = None,
     ) -> Response:
         entry = self._entries.get(key)
         if entry is None:
             self.misses += 1
-            entry = _entry(await render(), media_type, key, self._build)
+            body = await render()
+            entry = _entry(body, media_type, key, self._build, tag() if tag else "")
             self._entries[key] = entry
             if len(self._entries) > self._size:
                 self._entries.popitem(last=False)
@@ -109,13 +111,17 @@ async def cached(
     media_type: str,
     *,
     shared: bool = True,
+    tag: Callable[[], str] | None = None,
 ) -> Response:
     """Serve one version of something a blog shows: built once per (what, blog seq, host).
     Not `shared` (a draft blog, read by its newsroom): rendered for this request alone, kept
-    out of every cache."""
+    out of every cache. `tag`, called after `render`: what the ETag starts with (a post's
+    names its revision, which an edit sends back as If-Match)."""
     if not shared:
         body = await render()
         headers = {"Cache-Control": "private, no-store"}
+        if tag is not None:
+            headers["ETag"] = _etag(body, key, "", tag())
         csp = frame_policy(body, media_type, key)
         if csp is not None:
             headers["Content-Security-Policy"] = csp
@@ -123,7 +129,7 @@ async def cached(
     origin = f"{request.url.scheme}://{request.url.netloc}"
     full_key = (*key, blog.slug, str(blog.last_seq), origin)
     cache: RenderCache = request.app.state.services.render_cache
-    response = await cache.respond(request, full_key, render, media_type)
+    response = await cache.respond(request, full_key, render, media_type, tag)
     cache.remember(request_key(request.scope), (blog.slug, key, origin))
     return response
 
@@ -211,14 +217,19 @@ def frame_policy(body: bytes, media_type: str, key: tuple[str, ...]) -> str | No
     return security.with_frames("embed" if key[0] == "embed" else "reader", origins)
 
 
-def _entry(body: bytes, media_type: str, key: tuple[str, ...], build: str) -> Entry:
+def _etag(body: bytes, key: tuple[str, ...], build: str, tag: str) -> str:
+    # Strong: a different body (or build, or URL) is a different tag, whatever `tag` says.
     digest = hashlib.sha256("\0".join((build, *key)).encode() + body).hexdigest()[:20]
+    return f'"{tag}{digest}"'
+
+
+def _entry(body: bytes, media_type: str, key: tuple[str, ...], build: str, tag: str = "") -> Entry:
     small = len(body) < _MIN_COMPRESS
     return Entry(
         body=body,
         gzip=None if small else gzip.compress(body, 6),
         brotli=None if small else brotli.compress(body, quality=5),
-        etag=f'"{digest}"',
+        etag=_etag(body, key, build, tag),
         media_type=media_type,
         content_type=Response(b"", media_type=media_type).headers["content-type"].encode(),
         csp=frame_policy(body, media_type, key),

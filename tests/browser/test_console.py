@@ -268,6 +268,25 @@ async def test_an_edit_with_a_correction_updates_the_open_reader_page_and_can_be
     assert stored["revision"] == 3 and stored["body"] == "Dinner is at the Kremlin."
 
 
+async def test_restoring_from_history_that_someone_changed_meanwhile_is_refused(
+    seeded: Running, desk: Desk
+) -> None:
+    """Restore carries the revision the History was shown at: it never undoes an edit made
+    since (the editor is told, and the post keeps that edit)."""
+    post = await _api(seeded, "POST", "/posts", json={"headline": "Talks", "body": "First."})
+    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"body": "Second."})
+    editor = await desk.console("editor")
+    await editor.goto(f"{seeded.base_url}{CONSOLE}/posts/{post['id']}")
+    await expect(editor.locator(".revisions > li")).to_have_count(2)
+    # Someone else edits the post while this page shows its History.
+    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"body": "Third.", "base_revision": 2})
+    first = editor.locator('.revisions li[data-revision="1"]')
+    await first.get_by_role("button", name="Restore this version").click()
+    await expect(editor.get_by_role("alert")).to_contain_text("has changed since revision 2")
+    stored = await _api(seeded, "GET", f"/posts/{post['id']}")
+    assert stored["revision"] == 3 and stored["body"] == "Third."
+
+
 async def test_emptying_the_correction_note_takes_it_off_the_reader_page(
     seeded: Running, desk: Desk
 ) -> None:

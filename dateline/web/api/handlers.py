@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dateline.errors import BadRequest, Unavailable
+from dateline.errors import BadRequest, Invalid, PreconditionFailed, Unavailable
+from dateline.model import Post
 from dateline.newsroom.shapes import (
     blog_json,
     decode_cursor,
@@ -71,22 +75,64 @@ async def list_posts(request: Request) -> Response:
 
 
 async def get_post(request: Request) -> Response:
+    """One post. Its ETag names the post's revision (`"ID.rN.DIGEST"`, strong: a pin changes
+    the digest, not N); an edit sends it back as If-Match (see patch_post)."""
     state = services(request)
     slug, post_id = request.path_params["slug"], request.path_params["post_id"]
     blog, shared = await readable_blog(request)
+    found: list[Post] = []
 
     async def body() -> bytes:
         post = await state.store.get_post(blog, post_id)
         if not post.visible:
             raise _Unpublished
+        found.append(post)
         return orjson.dumps(post_json(post))
 
+    def tag() -> str:
+        return _revision_tag(found[-1])
+
     try:
-        return await cached(request, blog, ("api-post", post_id), body, JSON, shared=shared)
+        return await cached(
+            request, blog, ("api-post", post_id), body, JSON, shared=shared, tag=tag
+        )
     except _Unpublished:
         # Unpublished posts are the newsroom's business: the newsroom says who may see them.
         post = await state.newsroom.read_post(await optional_user(request), slug, post_id)
-        return JSONResponse(post_json(post), headers={"Cache-Control": "private, no-store"})
+        data = orjson.dumps(post_json(post))
+        digest = hashlib.sha256(data).hexdigest()[:20]
+        headers = {"Cache-Control": "private, no-store", "ETag": f'"{_revision_tag(post)}{digest}"'}
+        return Response(data, media_type=JSON, headers=headers)
+
+
+def _revision_tag(post: Post) -> str:
+    return f"{post.id}.r{post.revision}."
+
+
+_POST_ETAG = re.compile(r'"(?P<id>[^"]+)\.r(?P<revision>[0-9]{1,9})\.[0-9a-f]+"')
+
+
+def _if_match(request: Request, post_id: str) -> int | None:
+    """The revision an If-Match names (None without one). Anything but one of this post's
+    ETags (another post's, `*`, a weak tag, a list naming two revisions) names no version of
+    it: 412. A stale one is the newsroom's to judge (409 with the current version)."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    revisions: set[int] = set()
+    for raw in header.split(","):
+        found = _POST_ETAG.fullmatch(raw.strip())
+        if found is None or found["id"] != post_id:
+            revisions.clear()
+            break
+        revisions.add(int(found["revision"]))
+    if len(revisions) != 1:
+        raise PreconditionFailed(
+            f"If-Match must be the ETag that GET {request.url.path} answered (one, as sent); "
+            f"{header[:100]!r} is not one of this post's. Or send the post's revision as "
+            "base_revision"
+        )
+    return revisions.pop()
 
 
 class _Unpublished(Exception):
@@ -123,8 +169,20 @@ async def create_post(request: Request) -> Response:
 
 
 async def patch_post(request: Request) -> Response:
+    """An edit. The revision it started from comes as If-Match (the ETag of GET) or as
+    base_revision; both at once must agree. A stale one: 409, as the newsroom says."""
     user = await require_user(request)
     data = await read_json(request, _max(request))
+    matched = _if_match(request, request.path_params["post_id"])
+    if matched is not None:
+        sent = data.get("base_revision")
+        if sent is not None and sent != matched:
+            raise Invalid(
+                f"base_revision {sent!r} and If-Match (revision {matched}) disagree; send the "
+                "revision the edit started from once",
+                field="base_revision",
+            )
+        data = {**data, "base_revision": matched}
     post = await services(request).newsroom.edit_post(
         user, request.path_params["slug"], request.path_params["post_id"], data
     )

@@ -223,6 +223,30 @@ def _archive_op() -> dict[str, Any]:
     return op
 
 
+def _post_get() -> dict[str, Any]:
+    op = _op("One post", 200, "Post", errors=(401, 404))
+    op["responses"]["200"]["headers"] = {"ETag": {
+        "description": "strong; names the post's revision (ID.rN.DIGEST): send it back as "
+                       "If-Match to edit from this version",
+        "schema": {"type": "string"}}}  # fmt: skip
+    return op
+
+
+def _post_patch() -> dict[str, Any]:
+    op = _op("Edit, pin, flag or publish a post", 200, "Post", body="PostPatch", auth=True,
+             errors=(*_WRITE_ERRORS, 412))  # fmt: skip
+    op["description"] = (
+        "An edit carries the revision it started from: If-Match with the ETag GET answered, or "
+        "base_revision (both at once must agree, else 422). If the post has changed since: 409, "
+        "with the current post in error.current to merge into. An If-Match that is not one of "
+        "this post's ETags: 412."
+    )
+    op["parameters"] = [{
+        "name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "the post's ETag from GET (its revision)"}]  # fmt: skip
+    return op
+
+
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema,
             "description": description}  # fmt: skip
@@ -426,9 +450,8 @@ def spec() -> dict[str, Any]:
             },
             "/api/v1/blogs/{slug}/posts/{post_id}": {
                 "parameters": [_SLUG, _POST_ID],
-                "get": _op("One post", 200, "Post", errors=(401, 404)),
-                "patch": _op("Edit, pin, flag or publish a post", 200, "Post", body="PostPatch",
-                             auth=True, errors=_WRITE_ERRORS),
+                "get": _post_get(),
+                "patch": _post_patch(),
                 "delete": {**_op("Delete a post (kept in the store)", 200, "Post", auth=True,
                                  errors=_WRITE_ERRORS),
                            "requestBody": {"required": False, "content": {

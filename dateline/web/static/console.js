@@ -59,6 +59,7 @@ function setupCompose(form) {
   const thumb = $("c-thumb");
   const publishAt = $("c-publish-at");
   let draftId = null;
+  let draftRevision = null; // the autosaved draft's revision as this box last saw it
   let pendingFile = null;
   let sending = false;
 
@@ -191,7 +192,9 @@ function setupCompose(form) {
   async function letGoIfMovedOn(id) {
     let movedOn;
     try {
-      movedOn = (await api("GET", `${postsPath}/${id}`)).status !== "draft";
+      const draft = await api("GET", `${postsPath}/${id}`);
+      movedOn = draft.status !== "draft";
+      if (!movedOn && draftId === id) draftRevision = draft.revision;
     } catch (err) {
       movedOn = err.status === 404;
     }
@@ -233,9 +236,12 @@ function setupCompose(form) {
     if (!hasContent(post) || snapshot === savedSnapshot) return;
     try {
       if (draftId) {
-        await api("PATCH", `${postsPath}/${draftId}`, post);
+        // From the revision this box saved: someone else's change to the draft is not undone.
+        const base = { base_revision: draftRevision ?? undefined };
+        draftRevision = (await api("PATCH", `${postsPath}/${draftId}`, { ...post, ...base })).revision;
       } else {
-        draftId = (await api("POST", postsPath, { ...post, status: "draft" })).id;
+        const created = await api("POST", postsPath, { ...post, status: "draft" });
+        [draftId, draftRevision] = [created.id, created.revision];
       }
       savedSnapshot = snapshot;
       remember();
@@ -301,7 +307,8 @@ function setupCompose(form) {
           throw err;
         }
       } else if (draftId) {
-        await api("PATCH", `${postsPath}/${draftId}`, { ...post, status: kind });
+        await api("PATCH", `${postsPath}/${draftId}`,
+          { ...post, status: kind, base_revision: draftRevision ?? undefined });
       } else {
         await api("POST", postsPath, { ...post, status: kind });
       }
@@ -502,7 +509,9 @@ function setupActions(slug) {
       publish: { status: "published" },
       unschedule: { status: "draft" },
       submit: { status: "submitted" },
-      restore: { restore_revision: Number(button.dataset.revision) },
+      // From the revision the History was shown at: a change made meanwhile is not undone.
+      restore: { restore_revision: Number(button.dataset.revision),
+        base_revision: Number(button.dataset.baseRevision) },
     };
     const patch = patches[button.dataset.action];
     if (patch) run(() => api("PATCH", postPath(id), patch));
