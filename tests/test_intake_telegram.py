@@ -272,6 +272,32 @@ async def test_a_reply_to_the_confirmation_edits_that_post(
     assert confirmation["chat_id"] == 1111111
 
 
+async def test_a_reply_never_undoes_an_edit_made_in_the_newsroom(
+    running: Running, platforms: Platforms
+) -> None:
+    """A reply edits from the reporter's own latest version: replying again works, but once
+    the desk has changed the post the reply is refused and the reporter told why."""
+    await reporter(running, "editor")
+    await send(running, telegram_update("Two injured."))
+    async with running.client() as c:
+        (post,) = (await c.get(f"/api/v1/blogs/{SLUG}/posts")).json()["posts"]
+    bot_message_id = await _last_bot_message_id(running, post["id"])
+    await send(running, telegram_update("Three injured.", reply_to=bot_message_id))
+    await send(running, telegram_update("Four injured.", reply_to=bot_message_id))
+    assert platforms.texts("sendMessage")[-1].startswith("Updated: ")
+    desk = await running.newsroom.edit_post(
+        running.admin, SLUG, post["id"], {"body": "Four injured, police say.", "base_revision": 3}
+    )
+    assert desk.revision == 4
+    await send(running, telegram_update("Five injured.", reply_to=bot_message_id))
+    told = platforms.texts("sendMessage")[-1]
+    assert told.startswith("Not changed: ") and "changed in the newsroom" in told, told
+    assert f"/{SLUG}/posts/{post['id']}" in told
+    async with running.client() as c:
+        kept = (await c.get(f"/api/v1/blogs/{SLUG}/posts/{post['id']}")).json()
+    assert kept["body"] == "Four injured, police say." and kept["revision"] == 4
+
+
 async def _last_bot_message_id(running: Running, post_id: str) -> int:
     m = t.intake_messages.c
     async with running.store.engines.reading() as conn:

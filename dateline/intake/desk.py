@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from dateline.config import Settings
-from dateline.errors import AlreadyPosted, DatelineError, TooLarge, Unavailable
+from dateline.errors import AlreadyPosted, Conflict, DatelineError, TooLarge, Unavailable
 from dateline.model import Blog, Post, PostStatus, User
 from dateline.newsroom import Newsroom, urls
 from dateline.store import Received
@@ -227,14 +227,29 @@ class Desk:
         self, user: User, blog: Blog, post_id: str, *, headline: str, body: str
     ) -> Outcome:
         """A reporter's correction of their post (a reply to its confirmation), through
-        `edit_post`: a contributor may change theirs until it is published, an editor any."""
+        `edit_post`: a contributor may change theirs until it is published, an editor any.
+        It edits from the reporter's own latest version, so it never undoes a change made in
+        the newsroom since (the reporter is told to make theirs in the console)."""
         data: dict[str, Any] = {"body": body}
         if headline:
             data["headline"] = headline
         try:
+            data["base_revision"] = await self.newsroom.reporters_revision(user, blog, post_id)
             post = await self.newsroom.edit_post(user, blog.slug, post_id, data)
         except Unavailable:
             raise
+        except Conflict as exc:
+            current = exc.extra.get("current")
+            if not isinstance(current, dict):
+                return Outcome(f"Not changed: {exc.message}", failed=True, refused=exc)
+            base = self.settings.public_url.rstrip("/")
+            where = f"{base}/newsroom/blogs/{blog.slug}/posts/{post_id}"
+            return Outcome(
+                "Not changed: the post was changed in the newsroom after your last version, "
+                f"and a reply would undo that. See it and change it in the console: {where}",
+                failed=True,
+                refused=exc,
+            )
         except DatelineError as exc:
             return Outcome(f"Not changed: {exc.message}", failed=True, refused=exc)
         return Outcome(f"Updated: {self.link(blog, post)}", post=post)

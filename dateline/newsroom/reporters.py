@@ -79,6 +79,13 @@ class ReporterCases(PostCases):
             return None
         return pairing, user
 
+    async def reporters_revision(self, user: User, blog: Blog, post_id: str) -> int:
+        """The revision a reporter replying to a post's confirmation last saw: the latest they
+        wrote themselves (edits made in the newsroom never reach their chat). 1, the post their
+        message made, if none is theirs."""
+        revisions = await self.store.list_revisions(blog, post_id)
+        return max((r.number for r in revisions if r.user_id == user.id), default=1)
+
     async def pairings(self, user: User) -> list[Pairing]:
         assert user.id is not None
         return await self.store.list_pairings(user.id)
