@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
+from dateline.model import PostStatus
 from dateline.newsroom import Newsroom
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import Running
@@ -469,6 +470,32 @@ async def test_unsaved_text_survives_closing_the_page_and_becomes_a_server_draft
     await expect(drafts.locator(".item__headline")).to_have_text("Half-written: sanctions")
     await expect(drafts).to_contain_text("The EU is expected to")  # the list shows text
     assert "Half-written: sanctions" not in await _published_headlines(seeded)
+
+
+async def test_autosave_never_undoes_someone_elses_change_to_the_draft(
+    seeded: Running, desk: Desk
+) -> None:
+    """The compose box saves its draft from the revision it saved last: a change someone else
+    made to that draft meanwhile is kept, and the box says its text was not saved."""
+    editor = await desk.console("editor")
+    await editor.locator("#c-headline").fill("Ceasefire talks")
+    await editor.locator("#c-body").fill("Delegations arrive.")
+    await expect(editor.locator("#c-status")).to_contain_text("Draft saved", timeout=5000)
+    await editor.locator("#c-body").fill("Delegations arrive today.")
+    blog = await seeded.store.get_blog(SLUG)
+    for _ in range(50):  # the second autosave, two seconds after the last keystroke
+        drafts, _ = await seeded.store.list_posts(blog, statuses=(PostStatus.DRAFT,), limit=50)
+        (draft,) = [p for p in drafts if p.headline == "Ceasefire talks"]
+        if draft.revision == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert draft.revision == 2
+    await _api(seeded, "PATCH", f"/posts/{draft.id}",
+               json={"body": "Delegations arrived at noon.", "base_revision": 2})  # fmt: skip
+    await editor.locator("#c-body").fill("Delegations arrive today, officials say.")
+    await expect(editor.locator("#c-status")).to_contain_text("Draft not saved: post", timeout=5000)
+    stored = await _api(seeded, "GET", f"/posts/{draft.id}")
+    assert stored["body"] == "Delegations arrived at noon." and stored["revision"] == 3
 
 
 async def test_publishing_while_a_draft_is_being_autosaved_publishes_that_draft(
