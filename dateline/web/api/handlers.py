@@ -11,6 +11,8 @@ from starlette.responses import Response
 
 from dateline.errors import BadRequest, Invalid, PreconditionFailed, Unavailable
 from dateline.model import Post
+from dateline.newsroom.cases import parse
+from dateline.newsroom.inputs import PostPatch
 from dateline.newsroom.shapes import (
     blog_json,
     decode_cursor,
@@ -173,7 +175,15 @@ async def patch_post(request: Request) -> Response:
     base_revision; both at once must agree. A stale one: 409, as the newsroom says."""
     user = await require_user(request)
     data = await read_json(request, _max(request))
-    matched = _if_match(request, request.path_params["post_id"])
+    slug, post_id = request.path_params["slug"], request.path_params["post_id"]
+    try:
+        matched = _if_match(request, post_id)
+    except PreconditionFailed:
+        # A precondition counts only for a request that would otherwise be carried out: a
+        # malformed edit is a 422, an unknown post a 404, as without the header.
+        parse(PostPatch, data)
+        await services(request).newsroom.read_post(user, slug, post_id)
+        raise
     if matched is not None:
         sent = data.get("base_revision")
         if sent is not None and sent != matched:
@@ -183,9 +193,7 @@ async def patch_post(request: Request) -> Response:
                 field="base_revision",
             )
         data = {**data, "base_revision": matched}
-    post = await services(request).newsroom.edit_post(
-        user, request.path_params["slug"], request.path_params["post_id"], data
-    )
+    post = await services(request).newsroom.edit_post(user, slug, post_id, data)
     return JSONResponse(post_json(post))
 
 
