@@ -115,12 +115,12 @@ _POST_ETAG = re.compile(r'"(?P<id>[^"]+)\.r(?P<revision>[0-9]{1,9})\.[0-9a-f]+"'
 
 
 def _if_match(request: Request, post_id: str) -> int | None:
-    """The revision an If-Match names (None without one). Anything but one of this post's
-    ETags (another post's, `*`, a weak tag, a list naming two revisions) names no version of
-    it: 412. A stale one is the newsroom's to judge (409 with the current version)."""
+    """The revision an If-Match names (None without one, or for `*`). Anything but one of
+    this post's ETags (another post's, a weak tag, a list naming two revisions) names no
+    version of it: 412. A stale one is the newsroom's to judge (409 with the current version)."""
     header = request.headers.get("if-match")
-    if header is None:
-        return None
+    if header is None or header.strip() == "*":
+        return None  # `*`: any current version (RFC 9110), so no revision is named
     revisions: set[int] = set()
     for raw in header.split(","):
         found = _POST_ETAG.fullmatch(raw.strip())
