@@ -147,7 +147,10 @@ def main() -> None:
         else:
             errors += 1
         if n % 10 == 5 and n - 5 in posts:  # an edit of an earlier post
-            e = client.patch(f"/api/v1/blogs/{SLUG}/posts/{posts[n - 5]}", json={"body": "Edited."})
+            e = client.patch(
+                f"/api/v1/blogs/{SLUG}/posts/{posts[n - 5]}",
+                json={"body": "Edited.", "base_revision": 1},
+            )
             errors += e.status_code != 200
         if n % 20 == 15 and n - 10 in posts:  # a retraction
             d = client.request("DELETE", f"/api/v1/blogs/{SLUG}/posts/{posts.pop(n - 10)}",

@@ -75,6 +75,13 @@ class PreconditionFailed(DatelineError):
     code = "precondition_failed"
 
 
+class PreconditionRequired(DatelineError):
+    """An edit that names no revision to start from: it would overwrite whatever is there."""
+
+    status = 428
+    code = "precondition_required"
+
+
 class TooLarge(DatelineError):
     status = 413
     code = "too_large"

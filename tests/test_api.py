@@ -48,7 +48,11 @@ async def test_an_editor_writes_edits_and_deletes_a_post(seeded: Running) -> Non
         assert post["body_html"] == "<p>Xi and Putin met again <strong>today</strong>.</p>"
         r = await c.patch(
             f"/api/v1/blogs/{SLUG}/posts/{post['id']}",
-            json={"body": "They met again today.", "correction": "An earlier version erred."},
+            json={
+                "body": "They met again today.",
+                "correction": "An earlier version erred.",
+                "base_revision": 1,
+            },
         )
         assert r.status_code == 200 and r.json()["revision"] == 2 and r.json()["seq"] == 11
         r = await c.request(
@@ -329,3 +333,27 @@ async def test_an_edit_carries_its_revision_as_if_match_and_a_stale_one_gets_the
             headers={"If-Match": private.headers["etag"]},
         )  # fmt: skip
         assert r.status_code == 200
+
+
+async def test_an_edit_without_the_revision_it_started_from_is_refused_and_changes_nothing(
+    seeded: Running,
+) -> None:
+    posts = f"/api/v1/blogs/{SLUG}/posts"
+    async with seeded.client(seeded.token) as c:
+        post = (await c.post(posts, json={"headline": "Talks begin", "body": "At noon."})).json()
+        path = f"{posts}/{post['id']}"
+        for edit in ({"body": "At one."}, {"headline": "x"}, {"tags": ["a"]},
+                     {"correction": "Fixed."}, {"media": []}, {"restore_revision": 1}):  # fmt: skip
+            r = await c.patch(path, json=edit)
+            assert r.status_code == 428, (edit, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "precondition_required" and "base_revision" in error["message"]
+        after = (await c.get(path)).json()
+        assert (after["revision"], after["body"], after["seq"]) == (1, "At noon.", post["seq"])
+        # Pins, flags and status changes name no revision; they never make an edit stale.
+        assert (await c.patch(path, json={"pinned": True, "key_event": True})).status_code == 200
+        r = await c.patch(path, json={"body": "At one.", "base_revision": 1})
+        assert r.status_code == 200 and r.json()["revision"] == 2
+        # If-Match: * is the deliberate overwrite of whatever version is there.
+        r = await c.patch(path, json={"body": "At two."}, headers={"If-Match": "*"})
+        assert r.status_code == 200 and r.json()["revision"] == 3

@@ -364,7 +364,10 @@ async def test_an_edit_keeps_the_snapshot_of_a_url_it_keeps(running: Running) ->
         post = await _wait_for(running, r.json()["id"], "ready")
         r = await c.patch(
             f"/api/v1/blogs/summit/posts/{post['id']}",
-            json={"body": "Now with words.\n\nhttps://vimeo.com/76979871"},
+            json={
+                "body": "Now with words.\n\nhttps://vimeo.com/76979871",
+                "base_revision": post["revision"],
+            },
         )
         assert r.json()["embeds"] == post["embeds"]
 

@@ -145,7 +145,11 @@ async def build_blog(newsroom: Newsroom, *, end: bool = True) -> Coverage:
         editor,
         SLUG,
         posts[0].id,
-        {"body": "The first session opened at noon.", "correction": "Time added."},
+        {
+            "body": "The first session opened at noon.",
+            "correction": "Time added.",
+            "base_revision": posts[0].revision,
+        },
     )
     gone = await newsroom.write_post(
         editor, SLUG, {"headline": "Retracted claim", "body": "zzretracted", "published_at": at(45)}
@@ -437,7 +441,11 @@ async def test_a_refused_export_changes_nothing_and_a_reexport_replaces_the_arch
         coverage.editor,
         SLUG,
         post.id,
-        {"body": "Edited after the end.", "correction": "Later note."},
+        {
+            "body": "Edited after the end.",
+            "correction": "Later note.",
+            "base_revision": post.revision,
+        },
     )
     again = await export(newsroom, settings, out)
     assert again.replaced

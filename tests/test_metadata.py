@@ -89,7 +89,11 @@ async def test_the_atom_feed_has_an_entry_per_post_and_follows_edits(seeded: Run
         assert "The Biden administration" in newest.content[0].value
         assert newest.link.startswith(f"{seeded.base_url}/{SLUG}/posts/")
         post_id = newest.link.rsplit("/", 1)[1]
-        await c.patch(f"/api/v1/blogs/{SLUG}/posts/{post_id}", json={"body": "Corrected."})
+        await c.patch(
+            f"/api/v1/blogs/{SLUG}/posts/{post_id}",
+            json={"body": "Corrected."},
+            headers={"If-Match": "*"},
+        )
         edited = feedparser.parse((await c.get(f"/{SLUG}/feed.atom")).content).entries[0]
     assert edited.id == newest.id and edited.updated > newest.updated
     assert "Corrected." in edited.content[0].value

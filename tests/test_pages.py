@@ -108,6 +108,7 @@ async def test_edits_show_updated_with_the_correction_note(seeded: Running) -> N
             json={
                 "headline": "US announces $350 million more",
                 "correction": "Headline clarified.",
+                "base_revision": posts[0]["revision"],
             },
         )
         html = (await c.get(posts[0]["url"])).text

@@ -385,7 +385,7 @@ ROWS = [
     # -- changing posts --------------------------------------------------------------------------
     Row(
         "PATCH …/posts/{id} body of a published post",
-        lambda c, x: c.api("PATCH", _post_path(x), json={"body": "Rewritten."}),
+        lambda c, x: c.api("PATCH", _post_path(x), json={"body": "Rewritten.", "base_revision": 1}),
         want(anon=401, c_out=403, c_in=403, e_in=200, e_out=403, admin=200),
         setup=admins_published_post,
     ),
@@ -409,13 +409,15 @@ ROWS = [
     ),
     Row(
         "PATCH …/posts/{id} the contributor's own draft",
-        lambda c, x: c.api("PATCH", _post_path(x), json={"body": "More detail."}),
+        lambda c, x: c.api(
+            "PATCH", _post_path(x), json={"body": "More detail.", "base_revision": 1}
+        ),
         want(anon=401, c_out=403, c_in=200, e_in=200, e_out=403, admin=200),
         setup=contributors_draft,
     ),
     Row(
         "PATCH …/posts/{id} someone else's draft",
-        lambda c, x: c.api("PATCH", _post_path(x), json={"body": "Not mine."}),
+        lambda c, x: c.api("PATCH", _post_path(x), json={"body": "Not mine.", "base_revision": 1}),
         want(anon=401, c_out=403, c_in=403, e_in=200, e_out=403, admin=200),
         setup=admins_draft,
     ),

@@ -74,7 +74,10 @@ async def _public(running: Running, post_id: str) -> httpx.Response:
 async def test_delete_racing_an_edit_never_brings_the_post_back(seeded: Running) -> None:
     for _ in range(TRIALS):
         post_id, edit, delete = await _race(
-            seeded, "published", _patch(headline="Edited", correction="Fixed a name."), _delete
+            seeded,
+            "published",
+            _patch(headline="Edited", correction="Fixed a name.", base_revision=1),
+            _delete,
         )
         assert delete.status_code == 200, delete.text
         assert edit.status_code in (200, 404), edit.text
@@ -100,7 +103,7 @@ async def test_an_edit_and_a_pin_at_once_both_stay(seeded: Running) -> None:
         post_id, edit, pin = await _race(
             seeded,
             "published",
-            _patch(headline=f"Edited {i}", correction="Fixed a name."),
+            _patch(headline=f"Edited {i}", correction="Fixed a name.", base_revision=1),
             _patch(pinned=True),
         )
         assert edit.status_code == 200 and pin.status_code == 200, (edit.text, pin.text)

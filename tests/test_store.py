@@ -76,7 +76,10 @@ async def test_edits_keep_revisions_and_emit_updates(
     await _blog(offline_newsroom, editor)
     post = await offline_newsroom.write_post(editor, "b", PostCreate(headline="Tyop", body="a"))
     edited = await offline_newsroom.edit_post(
-        editor, "b", post.id, PostPatch(headline="Typo", correction="Fixed a typo.")
+        editor,
+        "b",
+        post.id,
+        PostPatch(headline="Typo", correction="Fixed a typo.", base_revision=1),
     )
     assert (edited.revision, edited.correction, edited.seq) == (2, "Fixed a typo.", 2)
     pinned = await offline_newsroom.edit_post(editor, "b", post.id, PostPatch(pinned=True))

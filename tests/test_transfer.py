@@ -320,7 +320,8 @@ async def _rich_blog(newsroom: Newsroom) -> tuple[str, dict[str, Any]]:
     )  # fmt: skip
     await newsroom.edit_post(
         editor, "floods", first.id,
-        {"body": "The **river** rose 2 m overnight.", "correction": "Added the height."},
+        {"body": "The **river** rose 2 m overnight.", "correction": "Added the height.",
+         "base_revision": 1},
     )  # fmt: skip
     pinned = await newsroom.write_post(
         editor, "floods", {"headline": "How to help", "body": "Call 112.", "status": "published",

@@ -46,7 +46,8 @@ async def test_a_contributor_submits_and_an_editor_sends_back_then_approves(
         )
         assert back.status_code == 200 and back.json()["status"] == "draft"
         again = await c.patch(
-            f"{POSTS}/{draft['id']}", json={"body": "Per the ministry.", "status": "submitted"}
+            f"{POSTS}/{draft['id']}",
+            json={"body": "Per the ministry.", "status": "submitted", "base_revision": 1},
         )
         assert again.status_code == 200
         before = (await e.get(f"/api/v1/blogs/{SLUG}")).json()["post_count"]
@@ -208,6 +209,7 @@ async def test_an_edit_keeps_history_and_an_old_revision_can_be_restored(seeded:
             json={
                 "body": "In Moscow, on Monday.",
                 "correction": "Correction: an earlier version misstated the day.",
+                "base_revision": 1,
             },
         )
         assert r.json()["revision"] == 2
@@ -220,11 +222,15 @@ async def test_an_edit_keeps_history_and_an_old_revision_can_be_restored(seeded:
             (2, "In Moscow, on Monday."),
         ]
         assert history[1]["note"].startswith("Correction:") and history[1]["by"] == "Admin"
-        restored = (await c.patch(f"{POSTS}/{post['id']}", json={"restore_revision": 1})).json()
+        restored = (
+            await c.patch(f"{POSTS}/{post['id']}", json={"restore_revision": 1, "base_revision": 2})
+        ).json()
         assert restored["revision"] == 3 and restored["body"] == "In Moscow."
         history = (await c.get(f"{POSTS}/{post['id']}/revisions")).json()["revisions"]
         assert [h["number"] for h in history] == [1, 2, 3]  # history is never rewritten
-        missing = await c.patch(f"{POSTS}/{post['id']}", json={"restore_revision": 9})
+        missing = await c.patch(
+            f"{POSTS}/{post['id']}", json={"restore_revision": 9, "base_revision": 3}
+        )
         assert missing.status_code == 404
     async with seeded.client() as anon:
         assert (await anon.get(f"{POSTS}/{post['id']}/revisions")).status_code == 401

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from dateline.errors import Conflict, Invalid, NotFound
+from dateline.errors import Conflict, Invalid, NotFound, PreconditionRequired
 from dateline.model import (
     Blog,
     BlogStatus,
@@ -36,6 +36,11 @@ UPLOADS = "/media/"
 PRESENCE = timedelta(minutes=1)
 _CONTENT = content_fields(Revision)
 _GOING_OUT = (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
+# What an edit changes, as opposed to a pin, a flag or a status: it must name its revision.
+_EDITS = frozenset(
+    {"headline", "body", "byline", "contributors", "media", "restore_revision", "correction",
+     "tags", "published_at"}
+)  # fmt: skip
 
 
 def _byline(data: BylineIn) -> Byline:
@@ -264,8 +269,18 @@ class PostCases(EmbedCases):
         return post
 
     async def edit_post(
-        self, user: User, slug: str, post_id: str, data: Mapping[str, Any] | PostPatch
+        self,
+        user: User,
+        slug: str,
+        post_id: str,
+        data: Mapping[str, Any] | PostPatch,
+        *,
+        any_revision: bool = False,
     ) -> Post:
+        """Change a post. An edit of its words, pictures, tags, correction or time (`_EDITS`)
+        names the revision it started from (`base_revision`), and is refused with the current
+        version if the post has moved on since; `any_revision` (HTTP's `If-Match: *`) is a
+        deliberate overwrite. Pins, flags and status changes need no revision."""
         blog = await self.store.get_blog(slug)
         member = await self._ensure(user, Action.OPEN_BLOG, blog)
         for action in _asked_for(data, changing=True):
@@ -302,6 +317,13 @@ class PostCases(EmbedCases):
             if post.status is PostStatus.DELETED:
                 raise NotFound(f"post {post_id!r} was deleted")
             permissions.check(user, Action.EDIT_POST, blog=blog, member=member, post=post)
+            if fields & _EDITS and sent.base_revision is None and not any_revision:
+                raise PreconditionRequired(
+                    "an edit carries the revision it started from, so that it never undoes "
+                    "someone else's: send base_revision (the post's revision when you read it) "
+                    f"or the ETag of GET …/posts/{post_id} as If-Match (If-Match: * overwrites "
+                    "any version)"
+                )
             if sent.base_revision is not None and sent.base_revision != post.revision:
                 raise Conflict(
                     f"post {post_id!r} has changed since revision {sent.base_revision}: it is at "

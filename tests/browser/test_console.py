@@ -294,7 +294,8 @@ async def test_emptying_the_correction_note_takes_it_off_the_reader_page(
     post = await _api(seeded, "POST", "/posts", json={"headline": "Casualty figures"})
     await _api(
         seeded, "PATCH", f"/posts/{post['id']}",
-        json={"body": "Twelve were hurt.", "correction": "An earlier version said 20."},
+        json={"body": "Twelve were hurt.", "correction": "An earlier version said 20.",
+              "base_revision": 1},
     )  # fmt: skip
     reader = await desk.reader(posts=10)
     correction = reader.locator(f"#post-{post['id']} .post__correction")
@@ -658,7 +659,12 @@ async def test_axe_finds_no_serious_or_critical_problems_in_the_console(
         json={"headline": "Illustrated", "body": "**Bold** text.", "media": [
             {k: media[k] for k in ("url", "alt", "caption", "credit")}]},
     )  # fmt: skip
-    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"body": "New", "correction": "Fix."})
+    await _api(
+        seeded,
+        "PATCH",
+        f"/posts/{post['id']}",
+        json={"body": "New", "correction": "Fix.", "base_revision": 1},
+    )
 
     email = await desk.person("editor")
     for scheme in ("light", "dark"):

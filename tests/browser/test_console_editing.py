@@ -37,7 +37,12 @@ async def test_an_edit_that_crossed_another_shows_both_and_merges(
     await ana.reload()
     await expect(ana.locator("#c-presence")).to_have_text("The editor is editing this post")
     # Ben changes the headline through the API meanwhile; Ana changes only the body.
-    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"headline": "Talks resume"})
+    await _api(
+        seeded,
+        "PATCH",
+        f"/posts/{post['id']}",
+        json={"headline": "Talks resume", "base_revision": post["revision"]},
+    )
     await ana.locator("#c-body").fill("Second text.")
     await ana.get_by_role("button", name="Save changes").click()
     conflict = ana.locator("#c-conflict")
@@ -163,7 +168,7 @@ async def test_restoring_a_version_with_an_image_from_history_brings_the_image_b
     post = await _api(
         seeded, "POST", "/posts", json={"headline": "State dinner", "body": "At 8.", "media": media}
     )
-    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"media": []})
+    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"media": [], "base_revision": 1})
     reader = await desk.reader(posts=10)
     article = reader.locator(f"#post-{post['id']}")
     await expect(article.locator(".post__body")).to_have_text("At 8.")

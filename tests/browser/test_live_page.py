@@ -73,6 +73,7 @@ async def test_edits_deletions_and_flags_apply_in_place(seeded: Running, page: P
     await _api(
         seeded, "PATCH", f"/posts/{post_id}",
         json={"headline": "US announces $350 million more", "correction": "Figure clarified."},
+        headers={"If-Match": "*"},
     )  # fmt: skip
     await expect(newest.locator(".post__headline")).to_have_text("US announces $350 million more")
     await expect(newest.locator(".post__correction")).to_have_text("Figure clarified.")

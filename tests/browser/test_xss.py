@@ -257,6 +257,7 @@ async def test_no_vector_runs_anywhere(seeded: Running, browser: Browser) -> Non
             r = await api.patch(
                 f"/api/v1/blogs/{SLUG}/posts/{post_id}",
                 json={"correction": VECTORS[i][:2000], "poll": {"close": True}},
+                headers={"If-Match": "*"},
             )
             assert r.status_code == 200, r.text
         await live.wait_for_function(

@@ -193,7 +193,10 @@ async def patch_post(request: Request) -> Response:
                 field="base_revision",
             )
         data = {**data, "base_revision": matched}
-    post = await services(request).newsroom.edit_post(user, slug, post_id, data)
+    any_revision = request.headers.get("if-match", "").strip() == "*"
+    post = await services(request).newsroom.edit_post(
+        user, slug, post_id, data, any_revision=any_revision
+    )
     return JSONResponse(post_json(post))
 
 

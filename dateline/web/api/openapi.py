@@ -234,12 +234,14 @@ def _post_get() -> dict[str, Any]:
 
 def _post_patch() -> dict[str, Any]:
     op = _op("Edit, pin, flag or publish a post", 200, "Post", body="PostPatch", auth=True,
-             errors=(*_WRITE_ERRORS, 412))  # fmt: skip
+             errors=(*_WRITE_ERRORS, 412, 428))  # fmt: skip
     op["description"] = (
         "An edit carries the revision it started from: If-Match with the ETag GET answered, or "
         "base_revision (both at once must agree, else 422). If the post has changed since: 409, "
         "with the current post in error.current to merge into. An If-Match that is not one of "
-        "this post's ETags: 412."
+        "this post's ETags: 412. An edit of the post's text, pictures, tags, correction or time "
+        "with neither: 428 (If-Match: * overwrites any version). Pins, flags and status changes "
+        "need no revision."
     )
     op["parameters"] = [{
         "name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},

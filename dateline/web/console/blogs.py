@@ -16,7 +16,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from dateline import render
-from dateline.errors import BadRequest, Conflict, Forbidden, Invalid, Unauthorized
+from dateline.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Invalid,
+    PreconditionRequired,
+    Unauthorized,
+)
 from dateline.model import Blog, Post, PostStatus, WebhookState
 from dateline.newsroom import permissions, urls
 from dateline.newsroom.cases import parse
@@ -322,7 +329,7 @@ async def compose(request: Request) -> Response:
         else:
             data["status"] = kind if kind != "save" else "draft"
             await newsroom.write_post(session.user, slug, data)
-    except (Invalid, Conflict, BadRequest, Forbidden) as exc:
+    except (Invalid, Conflict, BadRequest, Forbidden, PreconditionRequired) as exc:
         typed = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
         if post_id:  # the editor page of that post, as the form came from it
             request.scope["path_params"] = {**request.path_params, "post_id": post_id}
