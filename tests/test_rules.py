@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dateline.model import Blog, Post, PostStatus, Role, User
-from dateline.newsroom.permissions import Action, abilities, refusal
+from dateline.newsroom.permissions import Action, abilities, own_account_refusal, refusal
 
 BLOG = Blog(slug="b", title="B", timezone="UTC", id=1)
 ME, SOMEONE = 10, 20
@@ -118,7 +118,7 @@ COMPARES_ROLES = re.compile(
     r"Role\.(ADMIN|EDITOR|CONTRIBUTOR)\b|\.role\s*(is|==|!=|in)\b|role\.value\s*(==|!=)|is_admin"
 )
 # Where roles are defined, or assigned (not compared to decide anything).
-ALLOWED = {"newsroom/permissions.py", "model.py", "newsroom/accounts.py"}
+ALLOWED = {"newsroom/permissions.py", "model.py"}
 
 
 def test_nothing_but_the_permission_module_compares_roles() -> None:
@@ -133,3 +133,13 @@ def test_nothing_but_the_permission_module_compares_roles() -> None:
             if COMPARES_ROLES.search(line):
                 found.append(f"{where}:{number}: {line.strip()}")
     assert not found, "roles compared outside newsroom/permissions.py:\n" + "\n".join(found)
+
+
+def test_an_admin_never_demotes_or_deactivates_themselves() -> None:
+    admin = user(Role.ADMIN)
+    assert own_account_refusal(admin, ME, role=Role.EDITOR) is not None
+    assert own_account_refusal(admin, ME, active=False) is not None
+    assert own_account_refusal(admin, ME, role=Role.ADMIN) is None
+    assert own_account_refusal(admin, ME, active=True) is None
+    assert own_account_refusal(admin, SOMEONE, role=Role.CONTRIBUTOR) is None
+    assert own_account_refusal(admin, SOMEONE, active=False) is None

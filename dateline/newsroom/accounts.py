@@ -128,8 +128,10 @@ class AccountCases(Cases):
     async def set_role(self, actor: User | None, user_id: int, role: str | Role) -> None:
         self._admin(actor)
         new_role = _role(role)
-        if actor is not None and user_id == actor.id and new_role is not Role.ADMIN:
-            raise BadRequest("you cannot take away your own admin role; ask another admin")
+        if actor is not None:
+            refused = permissions.own_account_refusal(actor, user_id, role=new_role)
+            if refused is not None:
+                raise BadRequest(refused)
         if await self.store.get_user(user_id) is None:
             raise NotFound("there is no such user")
         await self.store.set_role(user_id, new_role)
@@ -155,8 +157,10 @@ class AccountCases(Cases):
         """Deactivate a user (their sessions end and their tokens and reporter pairings are
         revoked, at once and for good; their posts and history stay) or reactivate them."""
         self._admin(actor)
-        if actor is not None and actor.id == user_id and not active:
-            raise BadRequest("you cannot deactivate yourself; ask another admin")
+        if actor is not None:
+            refused = permissions.own_account_refusal(actor, user_id, active=active)
+            if refused is not None:
+                raise BadRequest(refused)
         if await self.store.get_user(user_id) is None:
             raise NotFound("there is no such user")
         await self.store.set_active(user_id, active)

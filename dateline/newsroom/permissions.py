@@ -175,6 +175,21 @@ def abilities(user: User | None) -> dict[str, bool]:
     }
 
 
+def own_account_refusal(
+    actor: User, user_id: int, *, role: Role | None = None, active: bool | None = None
+) -> str | None:
+    """Why an admin may not make this change to their own account (None: they may). Nobody takes
+    away their own admin role or deactivates themselves: the instance could be left with no
+    admin to undo it."""
+    if actor.id != user_id:
+        return None
+    if role is not None and role is not Role.ADMIN:
+        return "you cannot take away your own admin role; ask another admin"
+    if active is False:
+        return "you cannot deactivate yourself; ask another admin"
+    return None
+
+
 def pixel_limit(user: User, settings: Settings) -> int:
     """The most pixels an image `user` uploads may have: less for contributors, whose uploads
     no editor has seen yet."""
