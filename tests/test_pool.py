@@ -29,6 +29,7 @@ from dateline.web.server import served_app
 from tests.conftest import Running
 from tests.nodes import SEED
 from tests.servers import RedisServer, start_redis
+from tests.test_storm import CountedLog
 
 SLUG = "xi-putin-moscow"
 POSTS = f"/api/v1/blogs/{SLUG}/posts"
@@ -86,21 +87,6 @@ async def test_a_request_waits_a_bounded_time_for_a_busy_pool_then_503_and_recov
 
 
 # -- the hub's memory of recent frames --------------------------------------------------------
-
-
-class CountedLog:
-    """The real store, counting the event-log reads the hub makes."""
-
-    def __init__(self, store: Store) -> None:
-        self.store, self.reads = store, 0
-
-    async def events_after(self, blog_id: int, after: int, **kwargs: Any) -> list[Event]:
-        self.reads += 1
-        await asyncio.sleep(0.05)  # a read takes a moment: the others arrive meanwhile
-        return await self.store.events_after(blog_id, after, **kwargs)
-
-    async def last_seq(self, blog_id: int) -> int:
-        return await self.store.last_seq(blog_id)
 
 
 @dataclass
