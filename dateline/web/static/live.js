@@ -344,13 +344,18 @@ function trim(stream) {
     link = more.querySelector("a");
   }
   const query = new URLSearchParams(window.location.search);
-  query.set("cursor", cursorOf(stream.querySelector("article:last-of-type")));
+  const oldestFirst = query.get("sort") === "oldest";
+  query.set("cursor", cursorOf(stream.querySelector("article:last-of-type"), oldestFirst));
   link.href = `${window.location.pathname}?${query}`;
 }
 
-function cursorOf(article) {
-  // The same cursor the server gives out: base64url of "published_at|id".
-  const raw = `${article.dataset.published.replace("Z", "+00:00")}|${article.dataset.postId}`;
+function cursorOf(article, oldestFirst) {
+  // The server's cursor is base64url of "published_at|id", ordered by the exact time; the page
+  // shows times to the second. A cursor at the edge of that second takes in every post of it:
+  // those already shown are skipped when the next page arrives (loadMore), none is missed.
+  const second = article.dataset.published.replace("Z", "");
+  const edge = oldestFirst ? "000000" : "999999";
+  const raw = `${second}.${edge}+00:00|${article.dataset.postId}`;
   return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
