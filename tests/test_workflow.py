@@ -324,9 +324,18 @@ async def test_restoring_a_revision_with_an_image_brings_the_image_back(seeded: 
         posts = (await c.get(f"/api/v1/blogs/{SLUG}/posts?limit=20")).json()["posts"]
         photo = next(p for p in posts if p["media"])
         path = f"/api/v1/blogs/{SLUG}/posts/{photo['id']}"
-        r = await c.patch(path, json={"media": [], "headline": "Without the picture"})
+        r = await c.patch(
+            path,
+            json={
+                "media": [],
+                "headline": "Without the picture",
+                "base_revision": photo["revision"],
+            },
+        )
         assert r.status_code == 200 and r.json()["media"] == []
-        r = await c.patch(path, json={"restore_revision": 1})
+        r = await c.patch(
+            path, json={"restore_revision": 1, "base_revision": photo["revision"] + 1}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["media"] == photo["media"] and r.json()["headline"] == photo["headline"]
         r = await c.patch(path, json={"restore_revision": 1, "headline": "And this"})

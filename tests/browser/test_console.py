@@ -275,7 +275,9 @@ async def test_restoring_from_history_that_someone_changed_meanwhile_is_refused(
     """Restore carries the revision the History was shown at: it never undoes an edit made
     since (the editor is told, and the post keeps that edit)."""
     post = await _api(seeded, "POST", "/posts", json={"headline": "Talks", "body": "First."})
-    await _api(seeded, "PATCH", f"/posts/{post['id']}", json={"body": "Second."})
+    await _api(
+        seeded, "PATCH", f"/posts/{post['id']}", json={"body": "Second.", "base_revision": 1}
+    )
     editor = await desk.console("editor")
     await editor.goto(f"{seeded.base_url}{CONSOLE}/posts/{post['id']}")
     await expect(editor.locator(".revisions > li")).to_have_count(2)
