@@ -18,6 +18,7 @@ from dateline.store import Store
 from dateline.web.cache import BlogHeaders, RenderCache
 from dateline.web.live.encoder import EventEncoder
 from dateline.web.live.grip import GripPublisher
+from dateline.web.live.outage import CutShortLog
 from dateline.web.ratelimit import RateLimit
 
 
@@ -43,6 +44,8 @@ class Services:
     vote_limit: RateLimit = field(init=False)
     # Readers' follows and unfollows per client address (web/reader/follow.py).
     follow_limit: RateLimit = field(init=False)
+    # Live streams the store's absence ended early, logged a few seconds apart.
+    cut_short: CutShortLog = field(default_factory=CutShortLog)
 
     def __post_init__(self) -> None:
         self.live_limit = self.live_limit or self.settings.max_live_readers

@@ -24,10 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -160,7 +157,7 @@ class LiveResponse:
             except Unavailable:
                 # The 200 is out: end the stream, as a shutdown does; the reader reconnects
                 # with its Last-Event-ID and is refused with a 503 until the store is back.
-                _cut_short.setdefault(hub, _CutShortLog()).note(stream.last)
+                found.cut_short.note(stream.last)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             sub.deliver = None
@@ -168,32 +165,6 @@ class LiveResponse:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-
-
-@dataclass
-class _CutShortLog:
-    """Streams ended because the store could not fill them in: one line every few seconds
-    (every reader of a blog fails at the same moment), not one per reader."""
-
-    every: float = 5.0
-    _last: float = float("-inf")
-    _since: int = 0
-
-    def note(self, seq: int) -> None:
-        self._since += 1
-        now = time.monotonic()
-        if now - self._last >= self.every:
-            log.warning(
-                "ended %d live stream(s) early: the store is unavailable (the last at seq %d); "
-                "their readers reconnect and resume",
-                self._since,
-                seq,
-            )
-            self._last, self._since = now, 0
-
-
-# Per node (its hub), so that one node's outage says nothing about another's.
-_cut_short: weakref.WeakKeyDictionary[Hub, _CutShortLog] = weakref.WeakKeyDictionary()
 
 
 async def _refuse(send: Send, exc: Unavailable) -> None:
