@@ -342,6 +342,23 @@ async def test_the_console_preview_shows_the_card_before_publishing(running: Run
         assert r.json()["embeds"][0]["state"] == "ready"
 
 
+async def test_the_preview_waits_only_on_the_provider_not_on_our_own_thumbnail_work(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview's short limit is for a slow provider: the first thumbnail of a node starts
+    its image worker (a second or more on a busy machine), which must not turn a snapshot that
+    arrived in time into a pending card."""
+    from dateline.newsroom import embeds as cases
+
+    await _blog(running)
+    monkeypatch.setattr(cases, "_PREVIEW_SECONDS", 0.5)  # the provider answers in milliseconds
+    html = await running.newsroom.preview_html(
+        running.admin, "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    )
+    assert 'data-state="pending"' not in html
+    assert "Xi arrives in Moscow" in html and 'class="embed__thumb"' in html
+
+
 async def test_the_console_preview_route_shows_the_card_to_a_contributor(running: Running) -> None:
     await _blog(running)
     email = await make_person(running, "contributor", blogs=("summit",))

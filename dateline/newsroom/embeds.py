@@ -152,9 +152,12 @@ class EmbedCases(UploadCases):
 
     # -- taking snapshots -------------------------------------------------------------------
 
-    async def take_snapshot(self, url: str) -> Embed:
-        """The READY snapshot of `url`, its thumbnail stored in the media folder; FetchFailed."""
-        taken = await snapshot.take(url, self.embed_sources)
+    async def take_snapshot(self, url: str, within: float | None = None) -> Embed:
+        """The READY snapshot of `url`, its thumbnail stored in the media folder; FetchFailed,
+        or TimeoutError when the provider has not answered `within` seconds. The limit is the
+        provider's: the thumbnail's processing that follows is our own work (bounded by the
+        image limits), and a node's first one waits for its image worker to start."""
+        taken = await asyncio.wait_for(snapshot.take(url, self.embed_sources), within)
         embed = taken.embed
         if taken.thumbnail is not None:
             embed = await self._with_thumbnail(embed, taken.thumbnail)
@@ -207,7 +210,7 @@ class EmbedCases(UploadCases):
                 try:
                     # The editor is typing: a preview never waits long for a slow provider.
                     wait = min(_PREVIEW_SECONDS, self.settings.embed_timeout_seconds)
-                    return await asyncio.wait_for(self.take_snapshot(url), wait)
+                    return await self.take_snapshot(url, within=wait)
                 except (FetchFailed, TimeoutError):
                     return None
 

@@ -120,7 +120,9 @@ async def test_an_editor_adds_a_poll_in_the_console_and_closes_it(
     await page.locator("#c-poll-options").fill("Yes\nNo")
     closes = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     await page.locator("#c-poll-closes").fill(closes)
-    await page.get_by_role("button", name="Publish").click()
+    # The console reloads itself once the post is saved: wait for that, or the next goto races it.
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Publish").click()
     blog = await seeded.store.get_blog(SLUG)
     for _ in range(50):
         post = (await seeded.store.list_posts(blog, limit=1))[0][0]
