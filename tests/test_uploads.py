@@ -125,6 +125,49 @@ async def test_oversized_uploads_and_pixel_bombs_are_refused(running: Running) -
         assert got == 413 and "pixels" in body["error"]["message"], body
 
 
+async def test_images_beyond_what_the_worker_queue_holds_are_refused_at_once() -> None:
+    from dateline.errors import Unavailable
+    from dateline.newsroom.uploads import ImageWorker
+
+    worker = ImageWorker(max_waiting=2)
+    try:
+        await worker.run(time.sleep, 0)  # the worker process is up
+        queued = [asyncio.create_task(worker.run(time.sleep, 0.5)) for _ in range(3)]
+        await asyncio.sleep(0.1)  # one at work, two waiting
+        started = time.monotonic()
+        with pytest.raises(Unavailable) as refused:
+            await worker.run(time.sleep, 0)
+        assert time.monotonic() - started < 0.1  # told at once, not after the queue
+        assert refused.value.retry_after == 5 and "2 images are waiting" in str(refused.value)
+        assert await asyncio.gather(*queued) == [None, None, None]
+        await worker.run(time.sleep, 0)  # room again once the queue has drained
+    finally:
+        worker.close()
+
+
+async def test_an_upload_refused_for_a_full_queue_is_a_503_to_retry_and_stores_nothing(
+    running: Running,
+) -> None:
+    from dateline.newsroom.uploads import ImageWorker
+
+    worker = ImageWorker(max_waiting=0)
+    running.newsroom._worker = worker
+    await worker._turn.acquire()  # an image at work, and no room for another to wait
+    try:
+        async with running.client(running.token) as c:
+            r = await c.post(
+                "/api/v1/media", files={"file": ("photo.jpg", jpeg_with_gps(80, 60))}, data=FIELDS
+            )
+    finally:
+        worker._turn.release()
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["error"]["code"] == "unavailable"
+    media_dir = Path(running.services.settings.media_dir)
+    assert not media_dir.exists() or not any(media_dir.iterdir())
+    status, body = await _upload(running, jpeg_with_gps(80, 60))  # and the next one is taken
+    assert status == 201, body
+
+
 async def test_uploads_need_credentials_and_multipart(running: Running) -> None:
     async with running.client() as anon:
         r = await anon.post("/api/v1/media", files={"file": ("a.jpg", jpeg_with_gps(8, 8))})

@@ -29,14 +29,28 @@ T = TypeVar("T")
 
 
 class ImageWorker:
-    """One worker process for image decoding, started when first needed; images queue for it."""
+    """One worker process for image decoding, started when first needed; images queue for it,
+    at most `max_waiting` of them (each holds its upload in memory): beyond, the upload is
+    refused at once with a 503 to retry, rather than waiting behind minutes of decoding."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_waiting: int = 8) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._turn = asyncio.Lock()
+        self._max_waiting = max_waiting
+        self._waiting = 0
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        async with self._turn:
+        if self._turn.locked() and self._waiting >= self._max_waiting:
+            raise Unavailable(
+                f"{self._waiting} images are waiting to be processed; try again in a few seconds",
+                retry_after=5,
+            )
+        self._waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             if self._pool is None:
                 # A fresh interpreter, not a fork of this one (its event loop, its connections).
                 self._pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
@@ -48,6 +62,8 @@ class ImageWorker:
                 raise Unavailable(
                     "the image could not be processed; try again, or upload a smaller one"
                 ) from None
+        finally:
+            self._turn.release()
 
     def close(self) -> None:
         if self._pool is not None:
