@@ -238,7 +238,7 @@ def offline_newsroom(store: Store) -> Newsroom:
 @pytest.fixture
 def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
     """A PostgreSQL cluster of this test's own, for tests that stop, freeze or restart it."""
-    server = start_postgres(tmp_path / "own-postgres")
+    server = start_postgres(tmp_path / "own-postgres", own=True)
     yield server
     server.stop()
 

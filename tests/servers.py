@@ -263,13 +263,14 @@ def _external_postgres(url: str) -> PostgresServer:
     return PostgresServer(url=url, port=parts.port or 5432, datadir=Path(), _bin_dir=bin_dir)
 
 
-def start_postgres(tmp_root: Path) -> PostgresServer:
+def start_postgres(tmp_root: Path, *, own: bool = False) -> PostgresServer:
     """Start a throwaway PostgreSQL cluster on a free port on 127.0.0.1 (superuser ``dateline``,
     trust authentication, durability switched off). ``tmp_root`` receives a copy of the server's
-    log when it stops. With ``DATELINE_TEST_POSTGRES_URL`` set, start nothing and wrap that URL.
+    log when it stops. With ``DATELINE_TEST_POSTGRES_URL`` set, start nothing and wrap that URL,
+    unless ``own`` (a test that stops, freezes or restarts its server needs one of its own).
     """
     external = os.environ.get(POSTGRES_URL_ENV)
-    if external:
+    if external and not own:
         return _external_postgres(external)
 
     bin_dir = find_postgres_bin()

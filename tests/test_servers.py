@@ -57,6 +57,14 @@ async def test_postgres_starts_answers_and_stops(
         assert external.create_database("t_servers_two").endswith("/t_servers_two")
         external.stop()
         assert await _select_one(server.url) == (1, "postgres")
+        # A test that stops its server gets one of its own even then (own_postgres).
+        own = start_postgres(tmp_path / "own", own=True)
+        try:
+            assert own.port != server.port and own.datadir.is_dir()
+            assert await _select_one(own.url) == (1, "postgres")
+        finally:
+            own.stop()
+        assert await _select_one(server.url) == (1, "postgres")
     finally:
         server.stop()
 
