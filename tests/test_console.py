@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import pytest
 
 from dateline.model import PostStatus
 from dateline.newsroom import accounts
@@ -241,6 +243,52 @@ async def test_people_change_their_own_password_and_other_sign_ins_end(seeded: R
         assert (await elsewhere.get("/newsroom/")).status_code == 303  # the other is out
     assert await _login_attempt(seeded, email, PASSWORD) == 401
     assert await _login_attempt(seeded, email, "a new one, long") == 303
+
+
+async def test_password_hashing_runs_off_the_event_loop_one_at_a_time(
+    seeded: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An argon2 hash or check is about 140 ms of CPU and 64 MiB: on the event loop, each
+    sign-in (a guess from anywhere included) would stop every reader's stream of the node for
+    that long. They run in threads, one at a time."""
+    import threading
+
+    loop_thread = threading.get_ident()
+    running_now = [0]
+    seen: list[tuple[str, int, int]] = []
+    real = accounts._hasher
+
+    class Watched:
+        def _call(self, name: str, *args: Any) -> Any:
+            running_now[0] += 1
+            seen.append((name, threading.get_ident(), running_now[0]))
+            try:
+                return getattr(real, name)(*args)
+            finally:
+                running_now[0] -= 1
+
+        def hash(self, password: str) -> str:
+            return str(self._call("hash", password))
+
+        def verify(self, password_hash: str, password: str) -> bool:
+            return bool(self._call("verify", password_hash, password))
+
+    email = await make_person(seeded, "editor")
+    monkeypatch.setattr(accounts, "_hasher", Watched())
+    attempts = [(email, PASSWORD), (email, "not it at all"), ("nobody@example.org", PASSWORD)]
+    answers = await asyncio.gather(*(_login_attempt(seeded, e, p) for e, p in attempts * 2))
+    assert answers.count(303) == 2 and answers.count(401) == 4
+    async with seeded.client() as c:
+        csrf = await sign_in(c, email)
+        r = await c.post(
+            "/newsroom/account/password",
+            data={"current_password": PASSWORD, "new_password": "a new one, long",
+                  "csrf_token": csrf},
+        )  # fmt: skip
+        assert r.status_code == 303
+    assert {name for name, _, _ in seen} == {"hash", "verify"}
+    assert all(thread != loop_thread for _, thread, _ in seen), seen
+    assert max(at_once for _, _, at_once in seen) == 1
 
 
 async def test_admins_reset_passwords_and_deactivation_ends_sessions_and_revokes_tokens(

@@ -3,9 +3,13 @@ blog memberships, console sessions and sign-in throttling."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,6 +28,7 @@ from dateline.newsroom.cases import Cases
 from dateline.newsroom.permissions import Action
 from dateline.store import TokenInfo
 
+_T = TypeVar("_T")
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "dl_"
 
@@ -60,8 +65,25 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 50
 SESSION_LIFETIME = timedelta(days=7)
-# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("an unusable password, only ever compared against")
+# An argon2 hash or check takes about 140 ms of CPU and 64 MiB, on up to four threads of its
+# own: each runs in a thread, never on the event loop (where it would stop every reader's stream
+# of the node for as long), and one at a time, so that the loop keeps a core (bench/signin.py:
+# during a burst of guesses the node's p99 answer was 113-584 ms with two at once, 34-54 ms with
+# one, 752 ms on the loop).
+HASHING_AT_ONCE = 1
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What the password is checked against when the email is unknown, so that a wrong email
+    takes as long as a wrong password; made on first use, not at import (where every start of
+    the server and the command line would pay for it)."""
+    return str(_hasher.hash("an unusable password, only ever compared against"))
+
+
+def _check_unknown(password: str) -> bool:
+    verify_password(_dummy_hash(), password)
+    return False
 
 
 def session_hash(session_id: str) -> str:
@@ -80,6 +102,15 @@ def _role(role: str | Role) -> Role:
 class AccountCases(Cases):
     """`actor` is who asks; None is the instance itself (the command line, which holds the
     database's own credentials), which may do anything."""
+
+    _hashing: asyncio.Semaphore | None = None
+
+    async def _hashed(self, fn: Callable[..., _T], *args: str | None) -> _T:
+        """`fn(*args)` (a password's hash or check) in a thread, HASHING_AT_ONCE at a time."""
+        if self._hashing is None:
+            self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
+        async with self._hashing:
+            return await asyncio.to_thread(fn, *args)
 
     async def signing_key(self) -> str:
         """The key that signs sign-in cookies. Every process of the instance must sign alike:
@@ -116,7 +147,7 @@ class AccountCases(Cases):
             email=email,
             name=name.strip(),
             role=user_role,
-            password_hash=hash_password(password) if password else None,
+            password_hash=await self._hashed(hash_password, password) if password else None,
         )
         user = await self.store.create_user(user)
         assert user.id is not None
@@ -142,16 +173,16 @@ class AccountCases(Cases):
         self._admin(actor)
         if await self.store.get_user(user_id) is None:
             raise NotFound("there is no such user")
-        await self.store.set_password_hash(user_id, hash_password(password))
+        await self.store.set_password_hash(user_id, await self._hashed(hash_password, password))
 
     async def change_own_password(self, user: User, current: str, new: str) -> None:
         """A user's own change, proven with the current password; it ends every session of
         theirs (the caller starts a new one for the browser in hand)."""
         assert user.id is not None
         found = await self.store.get_user(user.id)
-        if found is None or not verify_password(found.password_hash, current):
+        if found is None or not await self._hashed(verify_password, found.password_hash, current):
             raise Invalid("the current password is wrong", field="current_password")
-        await self.store.set_password_hash(user.id, hash_password(new))
+        await self.store.set_password_hash(user.id, await self._hashed(hash_password, new))
 
     async def set_active(self, actor: User | None, user_id: int, active: bool) -> None:
         """Deactivate a user (their sessions end and their tokens and reporter pairings are
@@ -250,8 +281,8 @@ class AccountCases(Cases):
             raise
         user = await self.store.get_user_by_email(email) if email else None
         if user is None:
-            verify_password(_DUMMY_HASH, password)
-        elif verify_password(user.password_hash, password):
+            await self._hashed(_check_unknown, password)
+        elif await self._hashed(verify_password, user.password_hash, password):
             if not user.active:
                 await self.store.forget_login_attempt(attempt)
                 raise Forbidden("this account is deactivated; ask an admin to reactivate it")
