@@ -133,7 +133,10 @@ async def test_images_beyond_what_the_worker_queue_holds_are_refused_at_once() -
     try:
         await worker.run(time.sleep, 0)  # the worker process is up
         queued = [asyncio.create_task(worker.run(time.sleep, 0.5)) for _ in range(3)]
-        await asyncio.sleep(0.1)  # one at work, two waiting
+        for _ in range(500):  # one at work, two waiting
+            if worker._waiting == 2:
+                break
+            await asyncio.sleep(0.001)
         started = time.monotonic()
         with pytest.raises(Unavailable) as refused:
             await worker.run(time.sleep, 0)
