@@ -194,3 +194,27 @@ async def test_ending_coverage_racing_a_post_lets_nothing_in_after_the_end(
         ["post.published", "blog.ended"] if post.status_code == 201 else ["blog.ended"]
     )
     await _books_balance(seeded)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"poll_votes_per_minute": 0}])
+async def test_a_results_announcement_racing_an_edit_of_its_poll_never_deadlocks(
+    seeded: Running,
+) -> None:
+    """The announcement and the edit both write the poll's row and the blog's: they take them
+    in the same order (the blog first), or PostgreSQL breaks the deadlock by failing one of
+    them, and the editor's save answered 500."""
+    from tests.test_polls import _post_with_poll, _vote
+
+    for _ in range(TRIALS):
+        post = await _post_with_poll(seeded)
+        async with seeded.client() as reader:
+            assert (await _vote(reader, post["poll"], 0)).status_code == 200
+        async with seeded.client(seeded.token) as editor:
+            _, edit = await asyncio.gather(
+                seeded.newsroom.announce_polls(),
+                editor.patch(f"{POSTS}/{post['id']}", json={"poll": {"close": True}}),
+            )
+        assert edit.status_code == 200, edit.text
+        assert edit.json()["poll"]["closed"] is True
+    await seeded.newsroom.announce_polls()
+    await _books_balance(seeded)

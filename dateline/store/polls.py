@@ -236,8 +236,19 @@ class PollRows(BlogRows):
     ) -> Event | None:
         """Claim the poll's results announcement and append its event, in one transaction. None
         when another node claimed it first, when nothing changed, or when its post is not
-        published (then the claim is kept: readers have nothing to be told)."""
+        published (then the claim is kept: readers have nothing to be told).
+
+        The blog's row is locked before the poll's, as an edit of the post does (post, blog,
+        then poll): the other way round, an announcement and an edit of the same poll deadlock
+        on PostgreSQL, which fails one of them."""
         async with self.engines.writing() as conn:
+            owner = (
+                await conn.execute(sa.select(P.blog_id).where(P.id == poll_id))
+            ).scalar_one_or_none()
+            if owner is None:
+                return None  # its post was deleted meanwhile
+            blog = await self._blog_row(conn, t.blogs.c.id == owner, lock=True)
+            assert blog is not None  # the poll's row holds its blog
             claimed = (
                 await conn.execute(
                     t.polls.update()
@@ -261,8 +272,6 @@ class PollRows(BlogRows):
             ).one()
             if post_row.status != PostStatus.PUBLISHED.value:
                 return None
-            blog = await self._blog_row(conn, t.blogs.c.id == claimed.blog_id)
-            assert blog is not None  # the poll's row holds its blog
             # The results event carries the poll alone (shapes.event_payload).
             post = Post(blog.slug, id=str(post_row.public_id), status=PostStatus.PUBLISHED)
             await self._attach_polls(conn, [(claimed.post_id, post)])
